@@ -1,0 +1,1 @@
+complete --command hybridcc --no-files --arguments "(env _HYBRIDCC_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) hybridcc)" --condition "env _HYBRIDCC_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) hybridcc"

@@ -1,0 +1,103 @@
+"""`hybridcc profile …`: list, show, add, remove, default."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from hybridcc.cli import render
+
+app = typer.Typer(help="List, show and edit provider profiles.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List profiles and whether each is ready (key present or not needed); never prints a key."""
+    from rich.table import Table
+
+    from hybridcc.config import load_config
+    from hybridcc.config.describe import profile_info
+
+    config = load_config()
+    rows = [profile_info(config, p) for p in config.profiles.values()]
+    if json_:
+        render.print_json(rows)
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("", "profile", "provider", "api", "model", "small model", "key", "ready"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            "*" if r["default"] else "", r["name"], r["provider"], r["api"], r["model"], r["small_model"],
+            r["key_source"], "[green]yes[/green]" if r["ready"] else "[red]no[/red]",
+        )  # fmt: skip
+    render.out.print(table)
+
+
+@app.command("show")
+def show(name: str = typer.Argument(..., help="Profile name."), json_: bool = typer.Option(False, "--json")) -> None:
+    """Show one profile with its provider (keys masked)."""
+    from hybridcc.config import load_config
+    from hybridcc.config.describe import profile_info
+    from hybridcc.config.load import get_profile
+
+    config = load_config()
+    info = profile_info(config, get_profile(config, name))
+    if json_:
+        render.print_json(info)
+        return
+    for key, value in info.items():
+        render.out.print(f"{key:18} {value}", markup=False)
+
+
+@app.command("add")
+def add(
+    name: str = typer.Argument(..., help="Name of the new profile (and of its provider)."),
+    base_url: str = typer.Option(..., "--base-url", help="API root, e.g. http://127.0.0.1:1234/v1."),
+    api: str = typer.Option(..., "--api", help="Wire protocol: openai or anthropic."),
+    model: str = typer.Option(..., "--model", help="Main model."),
+    small_model: Optional[str] = typer.Option(None, "--small-model", help="Model for background/haiku requests."),  # noqa: UP045
+    big_model: Optional[str] = typer.Option(None, "--big-model", help="Model for opus requests."),  # noqa: UP045
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Env var holding the key."),  # noqa: UP045
+    api_key_cmd: Optional[str] = typer.Option(None, "--api-key-cmd", help="Command printing the key."),  # noqa: UP045
+    quirks: Optional[str] = typer.Option(None, "--quirks", help="Quirks row: generic, gemini, openrouter, …"),  # noqa: UP045
+    context_window: Optional[int] = typer.Option(None, "--context-window", help="Model context window, tokens."),  # noqa: UP045
+    max_output_tokens: Optional[int] = typer.Option(None, "--max-output-tokens", help="Output cap, tokens."),  # noqa: UP045
+    force: bool = typer.Option(False, "--force", help="Replace a profile of the same name."),
+) -> None:
+    """Add a provider and a profile of the same name (LM Studio, vLLM, Groq, a gateway…)."""
+    from hybridcc.config.edit import add_profile
+    from hybridcc.errors import ConfigError
+
+    if api not in ("openai", "anthropic"):
+        raise ConfigError(
+            f'--api must be "openai" or "anthropic", got "{api}"', hint="pass --api openai or --api anthropic"
+        )
+    path = add_profile(
+        name, base_url=base_url, api=api, model=model, small_model=small_model, big_model=big_model,
+        api_key_env=api_key_env, api_key_cmd=api_key_cmd, quirks=quirks, context_window=context_window,
+        max_output_tokens=max_output_tokens, force=force,
+    )  # fmt: skip
+    render.success(f'added profile "{name}" to {path}')
+
+
+@app.command("remove")
+def remove(name: str = typer.Argument(..., help="Profile name.")) -> None:
+    """Remove a profile you added (and its provider when nothing else uses it)."""
+    from hybridcc.config.edit import remove_profile
+
+    path = remove_profile(name)
+    render.success(f'removed profile "{name}" from {path}')
+
+
+@app.command("default")
+def default(name: str = typer.Argument(..., help="Profile name.")) -> None:
+    """Make NAME the default profile."""
+    from hybridcc.config import load_config
+    from hybridcc.config.edit import set_default
+    from hybridcc.config.load import get_profile
+
+    get_profile(load_config(), name)
+    path = set_default(name)
+    render.success(f'default profile is now "{name}" ({path})')

@@ -1,0 +1,300 @@
+"""The configuration as frozen dataclasses, and the validator that builds them from TOML data.
+
+Validation collects every problem with its dotted key (``profiles.fast.model: expected a
+string, got 3``) so one `hybridcc config validate` shows them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+SCHEMA_VERSION: Final = 1
+
+Api = Literal["anthropic", "openai", "ollama"]
+APIS: Final = ("anthropic", "openai", "ollama")
+AuthStyle = Literal["x-api-key", "bearer"]
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    api: Api
+    base_url: str | None = None  # None only for api = "ollama": taken from [ollama].host
+    api_key_env: str | None = None
+    api_key_cmd: str | None = None
+    api_key: str | None = None
+    quirks: str = "generic"  # row of the quirks table in hybridcc.providers
+    auth: AuthStyle | None = None  # header form for Anthropic-wire providers; quirks decide if None
+    max_output_tokens: int | None = None  # the provider's own cap; requests are clamped to it
+    timeout: float = 600.0  # read timeout for one upstream response, seconds
+
+    @property
+    def needs_key(self) -> bool:
+        return bool(self.api_key_env or self.api_key_cmd or self.api_key)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    provider: str
+    model: str
+    small_model: str | None = None
+    big_model: str | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+
+    @property
+    def small(self) -> str:
+        return self.small_model or self.model
+
+    @property
+    def big(self) -> str:
+        return self.big_model or self.model
+
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.model, self.small, self.big)))
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    host: str = "127.0.0.1"
+    port: int = 8787  # 0 = a free port chosen at start and recorded in the service state
+    allow_remote: bool = False
+    max_body_mb: int = 64
+    keep_alive: bool = False  # keep a session-started proxy running after the last session
+    ping_interval: float = 5.0  # seconds of upstream silence before a `ping` event
+
+
+@dataclass(frozen=True)
+class OllamaSettings:
+    binary: str = "ollama"
+    host: str = "127.0.0.1:11434"
+    context_length: int = 65536
+    keep_alive: str = "5m"
+    num_parallel: int = 1
+    min_context: int = 65536  # below this doctor FAILs: Claude Code's first request is ~36–57k tokens
+    keep_running: bool = False  # keep a session-started Ollama after the last session
+
+
+@dataclass(frozen=True)
+class Config:
+    schema_version: int
+    default_profile: str
+    providers: dict[str, Provider]
+    profiles: dict[str, Profile]
+    proxy: ProxySettings = field(default_factory=ProxySettings)
+    ollama: OllamaSettings = field(default_factory=OllamaSettings)
+    claude_path: str | None = None
+    source: str | None = None  # the file it was read from, None for built-in defaults only
+
+
+# --- validation -------------------------------------------------------------------------
+
+_TYPE_NAMES: Final = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f'"{value}"' if len(value) < 40 else "a string"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, key: str, msg: str) -> None:
+        self.problems.append(f"{key}: {msg}")
+
+    def typed(self, table: dict[str, Any], key: str, dotted: str, kind: type, default: Any) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not ok:
+            self.fail(f"{dotted}.{key}" if dotted else key, f"expected {_TYPE_NAMES[kind]}, got {_describe(value)}")
+            return default
+        return value
+
+    def unknown(self, table: dict[str, Any], allowed: set[str], dotted: str) -> None:
+        for key in table:
+            if key not in allowed:
+                where = f"{dotted}.{key}" if dotted else key
+                self.fail(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def table(self, parent: dict[str, Any], key: str, dotted: str) -> dict[str, Any]:
+        value = parent.get(key, {})
+        if not isinstance(value, dict):
+            self.fail(dotted, f"expected a table, got {_describe(value)}")
+            return {}
+        return value
+
+
+_PROVIDER_KEYS: Final = {
+    "api", "base_url", "api_key_env", "api_key_cmd", "api_key", "quirks", "auth",
+    "max_output_tokens", "timeout",
+}  # fmt: skip
+_PROFILE_KEYS: Final = {"provider", "model", "small_model", "big_model", "context_window", "max_output_tokens"}
+_PROXY_KEYS: Final = {"host", "port", "allow_remote", "max_body_mb", "keep_alive", "ping_interval"}
+_OLLAMA_KEYS: Final = {
+    "binary", "host", "context_length", "keep_alive", "num_parallel", "min_context", "keep_running",
+}  # fmt: skip
+_TOP_KEYS: Final = {"schema_version", "default_profile", "providers", "profiles", "proxy", "ollama", "claude_path"}
+
+
+def _provider(c: _Checker, name: str, t: dict[str, Any]) -> Provider | None:
+    from hybridcc.providers import QUIRKS
+
+    d = f"providers.{name}"
+    c.unknown(t, _PROVIDER_KEYS, d)
+    api = c.typed(t, "api", d, str, None)
+    if api is None:
+        if "api" not in t:
+            c.fail(f"{d}.api", 'missing (expected "anthropic", "openai" or "ollama")')
+        return None
+    if api not in APIS:
+        c.fail(f"{d}.api", f'expected "anthropic", "openai" or "ollama", got {_describe(api)}')
+        return None
+    base_url = c.typed(t, "base_url", d, str, None)
+    if base_url is None and api != "ollama":
+        if "base_url" not in t:
+            c.fail(f"{d}.base_url", "missing (the provider's API root, e.g. https://api.example.com/v1)")
+        return None
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        c.fail(f"{d}.base_url", f"expected an http:// or https:// URL, got {_describe(base_url)}")
+    sources = [k for k in ("api_key_env", "api_key_cmd", "api_key") if k in t]
+    if len(sources) > 1:
+        c.fail(d, f"set only one of api_key_env, api_key_cmd, api_key (found {', '.join(sources)})")
+    quirks = c.typed(t, "quirks", d, str, "generic")
+    if quirks not in QUIRKS:
+        c.fail(f"{d}.quirks", f"expected one of {', '.join(sorted(QUIRKS))}, got {_describe(quirks)}")
+        quirks = "generic"
+    auth = c.typed(t, "auth", d, str, None)
+    if auth is not None and auth not in ("x-api-key", "bearer"):
+        c.fail(f"{d}.auth", f'expected "x-api-key" or "bearer", got {_describe(auth)}')
+        auth = None
+    max_out = c.typed(t, "max_output_tokens", d, int, None)
+    timeout = c.typed(t, "timeout", d, float, 600.0)
+    if timeout is not None and timeout <= 0:
+        c.fail(f"{d}.timeout", f"expected a positive number of seconds, got {timeout!r}")
+    return Provider(
+        name=name,
+        api=api,
+        base_url=base_url.rstrip("/") if base_url else None,
+        api_key_env=c.typed(t, "api_key_env", d, str, None),
+        api_key_cmd=c.typed(t, "api_key_cmd", d, str, None),
+        api_key=c.typed(t, "api_key", d, str, None),
+        quirks=quirks,
+        auth=auth,
+        max_output_tokens=max_out,
+        timeout=timeout,
+    )
+
+
+def _profile(c: _Checker, name: str, t: dict[str, Any], providers: dict[str, Any]) -> Profile | None:
+    d = f"profiles.{name}"
+    c.unknown(t, _PROFILE_KEYS, d)
+    provider = c.typed(t, "provider", d, str, None)
+    model = c.typed(t, "model", d, str, None)
+    for key, val in (("provider", provider), ("model", model)):
+        if val is None and key not in t:
+            c.fail(f"{d}.{key}", "missing")
+    if provider is not None and provider not in providers:
+        c.fail(f"{d}.provider", f'no provider named "{provider}" (known: {", ".join(sorted(providers))})')
+    if provider is None or model is None:
+        return None
+    return Profile(
+        name=name,
+        provider=provider,
+        model=model,
+        small_model=c.typed(t, "small_model", d, str, None),
+        big_model=c.typed(t, "big_model", d, str, None),
+        context_window=c.typed(t, "context_window", d, int, None),
+        max_output_tokens=c.typed(t, "max_output_tokens", d, int, None),
+    )
+
+
+def validate(data: dict[str, Any], *, source: str | None) -> tuple[Config | None, list[str]]:
+    """Build a :class:`Config` from merged TOML data; return it (or None) and every problem."""
+    c = _Checker()
+    c.unknown(data, _TOP_KEYS, "")
+    version = c.typed(data, "schema_version", "", int, SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        c.fail("schema_version", f"this hybridcc reads version {SCHEMA_VERSION}, got {version}")
+    providers: dict[str, Provider] = {}
+    raw_providers = c.table(data, "providers", "providers")
+    for name, t in raw_providers.items():
+        if not isinstance(t, dict):
+            c.fail(f"providers.{name}", f"expected a table, got {_describe(t)}")
+            continue
+        p = _provider(c, name, t)
+        if p:
+            providers[name] = p
+    profiles: dict[str, Profile] = {}
+    for name, t in c.table(data, "profiles", "profiles").items():
+        if not isinstance(t, dict):
+            c.fail(f"profiles.{name}", f"expected a table, got {_describe(t)}")
+            continue
+        pr = _profile(c, name, t, raw_providers)
+        if pr:
+            profiles[name] = pr
+    default = c.typed(data, "default_profile", "", str, None)
+    if default is None:
+        default = next(iter(profiles), "")
+    elif default not in profiles and "default_profile" in data:
+        c.fail("default_profile", f'no profile named "{default}" (known: {", ".join(sorted(profiles))})')
+
+    px = c.table(data, "proxy", "proxy")
+    c.unknown(px, _PROXY_KEYS, "proxy")
+    dp = ProxySettings()
+    port = c.typed(px, "port", "proxy", int, dp.port)
+    if not 0 <= port <= 65535:
+        c.fail("proxy.port", f"expected 0 (any free port) to 65535, got {port}")
+        port = dp.port
+    proxy = ProxySettings(
+        host=c.typed(px, "host", "proxy", str, dp.host),
+        port=port,
+        allow_remote=c.typed(px, "allow_remote", "proxy", bool, dp.allow_remote),
+        max_body_mb=c.typed(px, "max_body_mb", "proxy", int, dp.max_body_mb),
+        keep_alive=c.typed(px, "keep_alive", "proxy", bool, dp.keep_alive),
+        ping_interval=c.typed(px, "ping_interval", "proxy", float, dp.ping_interval),
+    )
+    ol = c.table(data, "ollama", "ollama")
+    c.unknown(ol, _OLLAMA_KEYS, "ollama")
+    do = OllamaSettings()
+    ollama = OllamaSettings(
+        binary=c.typed(ol, "binary", "ollama", str, do.binary),
+        host=c.typed(ol, "host", "ollama", str, do.host),
+        context_length=c.typed(ol, "context_length", "ollama", int, do.context_length),
+        keep_alive=c.typed(ol, "keep_alive", "ollama", str, do.keep_alive),
+        num_parallel=c.typed(ol, "num_parallel", "ollama", int, do.num_parallel),
+        min_context=c.typed(ol, "min_context", "ollama", int, do.min_context),
+        keep_running=c.typed(ol, "keep_running", "ollama", bool, do.keep_running),
+    )
+    claude_path = c.typed(data, "claude_path", "", str, None)
+    if c.problems:
+        return None, c.problems
+    return (
+        Config(
+            schema_version=version,
+            default_profile=default,
+            providers=providers,
+            profiles=profiles,
+            proxy=proxy,
+            ollama=ollama,
+            claude_path=claude_path,
+            source=source,
+        ),
+        [],
+    )

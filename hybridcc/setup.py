@@ -1,0 +1,131 @@
+"""`hybridcc init`: detect what this machine has and write a first config.toml."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from hybridcc import httpprobe, paths
+from hybridcc.config.builtin import BUILTIN
+from hybridcc.config.edit import save_text
+from hybridcc.config.schema import OllamaSettings
+from hybridcc.errors import ConfigError, HybridccError
+from hybridcc.fsutil import atomic_write
+from hybridcc.providers import ollama_base_url
+from hybridcc.token import ensure_token
+
+# Profile preference when several are ready: local first (free, private), then by key found.
+KEY_VARS: Final = {
+    "openrouter": "OPENROUTER_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+}
+
+
+@dataclass
+class Detection:
+    claude_path: str | None = None
+    claude_version: str | None = None
+    ollama_binary: str | None = None
+    ollama_url: str = ""
+    ollama_version: str | None = None
+    ollama_models: list[str] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)  # profile → env var that holds a key
+
+    def proposals(self) -> list[str]:
+        out: list[str] = []
+        if self.ollama_version and self.ollama_models:
+            out.append("ollama")
+        out.extend(p for p in KEY_VARS if p in self.keys)
+        if "ollama" not in out and (self.ollama_binary or self.ollama_version):
+            out.append("ollama")
+        return out or ["ollama"]
+
+    def ollama_model(self) -> str | None:
+        """A local model for the ollama profile when the built-in one is not pulled."""
+        wanted = BUILTIN["profiles"]["ollama"]["model"]
+        if not self.ollama_models or wanted in self.ollama_models:
+            return None
+        coders = [m for m in self.ollama_models if "coder" in m]
+        return (coders or self.ollama_models)[0]
+
+
+def detect() -> Detection:
+    import shutil
+
+    from hybridcc.claude import claude_version, find_claude
+
+    d = Detection()
+    try:
+        exe = find_claude()
+        d.claude_path = str(exe.path)
+        d.claude_version = claude_version(exe.path)
+    except HybridccError:
+        pass
+    d.ollama_binary = shutil.which("ollama")
+    d.ollama_url = ollama_base_url(OllamaSettings())
+    res = httpprobe.get(d.ollama_url + "/api/version", timeout=0.5)
+    if res and res.status == 200:
+        try:
+            d.ollama_version = str(res.json().get("version"))
+            tags = httpprobe.get(d.ollama_url + "/api/tags", timeout=1.0)
+            if tags and tags.status == 200:
+                d.ollama_models = [m["name"] for m in tags.json().get("models", [])]
+        except (ValueError, KeyError, AttributeError, TypeError):
+            pass
+    d.keys = {p: var for p, var in KEY_VARS.items() if os.environ.get(var, "").strip()}
+    return d
+
+
+def render_config(default_profile: str, ollama_model: str | None) -> str:
+    """A first config.toml: only what differs from the built-ins, with the rest as comments."""
+    lines = [
+        '# hybridcc configuration — reference: README.md, "Configuration".',
+        "# Built-in providers and profiles (anthropic, openrouter, ollama, deepseek, gemini, openai)",
+        "# apply without being listed here; any key below overrides them key by key.",
+        "schema_version = 1",
+        f'default_profile = "{default_profile}"',
+        "",
+        "[proxy]",
+        'host = "127.0.0.1"',
+        "port = 8787          # 0 = pick a free port at start",
+        "",
+        "[ollama]",
+        "context_length = 65536   # Claude Code's first request alone is ~36–57k tokens",
+        "",
+    ]
+    if ollama_model:
+        lines += ["[profiles.ollama]", f'model = "{ollama_model}"', ""]
+    lines += [
+        "# Add any OpenAI- or Anthropic-compatible server, e.g.:",
+        "# [providers.lmstudio]",
+        '# api = "openai"',
+        '# base_url = "http://127.0.0.1:1234/v1"',
+        "# [profiles.lmstudio]",
+        '# provider = "lmstudio"',
+        '# model = "qwen2.5-coder-32b-instruct"',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_initial_config(default_profile: str, ollama_model: str | None, *, force: bool) -> Path:
+    path = paths.config_file()
+    if path.exists() and not force:
+        raise ConfigError(
+            f"{path} already exists",
+            hint="pass --force to replace it (the old file is kept as config.toml.bak)",
+        )
+    if default_profile not in BUILTIN["profiles"]:
+        raise ConfigError(f'unknown profile "{default_profile}" for the new config')
+    text = render_config(default_profile, ollama_model)
+    if path.exists():
+        save_text(path, text)  # validates, writes atomically, keeps config.toml.bak
+    else:
+        atomic_write(path, text, mode=0o600)
+    ensure_token()
+    return path

@@ -1,0 +1,73 @@
+"""Every test runs with its own HOME and HYBRIDCC_HOME and a scrubbed environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# Variables from the developer's shell that would change what hybridcc or claude does.
+_SCRUB_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "OPENROUTER_", "DEEPSEEK_", "GEMINI_", "OPENAI_", "OLLAMA_", "HYBRIDCC_")
+_SCRUB = {
+    "DISABLE_TELEMETRY",
+    "DISABLE_ERROR_REPORTING",
+    "API_TIMEOUT_MS",
+    "VISUAL",
+    "EDITOR",
+    "ZDOTDIR",
+    "XDG_CONFIG_HOME",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for key in list(os.environ):
+        if key.startswith(_SCRUB_PREFIXES) or key in _SCRUB:
+            monkeypatch.delenv(key, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("HYBRIDCC_HOME", str(tmp_path / "hcc"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    yield home
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run `hybridcc ARGS…` in-process; stdout and stderr captured separately."""
+    from hybridcc.cli.main import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def hybridcc_exe() -> list[str]:
+    """argv prefix for running hybridcc as a real child process."""
+    return [sys.executable, "-m", "hybridcc"]
+
+
+def write_config(text: str) -> Path:
+    from hybridcc import paths
+
+    path = paths.config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

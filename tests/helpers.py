@@ -1,0 +1,27 @@
+"""Helpers shared by tests: required external tools, free ports, process hygiene."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_tool(name: str, path: str | None = None) -> str:
+    """The tool's path; under CI=true a missing tool FAILS the test (never a hidden skip)."""
+    found = path if path and os.access(path, os.X_OK) else shutil.which(name)
+    if found:
+        return found
+    if IN_CI:
+        pytest.fail(f"{name} is required under CI=true but is not installed (.ci/run installs it)")
+    pytest.skip(f"{name} not installed (install it to run this test; CI requires it)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
