@@ -47,10 +47,11 @@ def _root(
 
 
 def _register() -> None:
-    from hybridcc.cli import config_cmds, env_cmds, profile_cmds
+    from hybridcc.cli import config_cmds, env_cmds, profile_cmds, proxy_cmds
 
     app.add_typer(profile_cmds.app, name="profile")
     app.add_typer(config_cmds.app, name="config")
+    app.add_typer(proxy_cmds.app, name="proxy")
     app.command("init")(config_cmds.init)
     app.command("env")(env_cmds.env)
     app.command("alias")(env_cmds.alias)

@@ -52,9 +52,9 @@ BUILTIN: Final[dict[str, Any]] = {
     "profiles": {
         "anthropic": {
             "provider": "anthropic",
-            "model": "claude-sonnet-4-5",
+            "model": "claude-sonnet-4-6",
             "small_model": "claude-haiku-4-5",
-            "big_model": "claude-opus-4-5",
+            "big_model": "claude-opus-4-7",
         },
         "openrouter": {
             "provider": "openrouter",

@@ -1,0 +1,61 @@
+"""Which provider and upstream model serve a request (README, "Model routing")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hybridcc.config.schema import Config, Profile, Provider
+from hybridcc.providers import Quirks, quirks_for, upstream_base
+
+_ALIASES = {"haiku": "small", "sonnet": "main", "opus": "big"}
+_FAMILY = re.compile(r"(haiku|sonnet|opus)")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    profile: Profile
+    provider: Provider
+    quirks: Quirks
+    base_url: str
+    requested: str
+    model: str  # the name sent upstream
+
+    @property
+    def wire(self) -> str:
+        return self.provider.api
+
+
+def _slot(profile: Profile, slot: str) -> str:
+    return {"small": profile.small, "big": profile.big}.get(slot, profile.model)
+
+
+def upstream_model(config: Config, profile: Profile, requested: str) -> tuple[Provider, str]:
+    provider = config.providers[profile.provider]
+    if requested in profile.models():
+        return provider, requested
+    head, sep, rest = requested.partition("/")
+    if sep and rest and head in config.providers:
+        # `/model openrouter/google/gemini-2.5-pro` inside Claude Code switches provider mid-session.
+        return config.providers[head], rest
+    lowered = requested.lower()
+    if lowered in _ALIASES:
+        return provider, _slot(profile, _ALIASES[lowered])
+    if lowered.startswith("claude"):
+        if provider.quirks == "anthropic":
+            return provider, requested  # Anthropic itself knows every Claude name
+        m = _FAMILY.search(lowered)
+        return provider, _slot(profile, _ALIASES[m.group(1)] if m else "main")
+    return provider, profile.model
+
+
+def resolve(config: Config, profile: Profile, requested: str) -> Route:
+    provider, model = upstream_model(config, profile, requested)
+    return Route(
+        profile=profile,
+        provider=provider,
+        quirks=quirks_for(provider),
+        base_url=upstream_base(provider, config.ollama),
+        requested=requested,
+        model=model,
+    )

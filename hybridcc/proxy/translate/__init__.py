@@ -1,0 +1,1 @@
+"""Anthropic Messages ↔ OpenAI Chat Completions: pure functions and the stream state machine."""
