@@ -47,11 +47,13 @@ def _root(
 
 
 def _register() -> None:
-    from hybridcc.cli import config_cmds, env_cmds, profile_cmds, proxy_cmds
+    from hybridcc.cli import config_cmds, env_cmds, ollama_cmds, profile_cmds, proxy_cmds, status_cmd
 
     app.add_typer(profile_cmds.app, name="profile")
     app.add_typer(config_cmds.app, name="config")
     app.add_typer(proxy_cmds.app, name="proxy")
+    app.add_typer(ollama_cmds.app, name="ollama")
+    app.command("status")(status_cmd.status)
     app.command("init")(config_cmds.init)
     app.command("env")(env_cmds.env)
     app.command("alias")(env_cmds.alias)

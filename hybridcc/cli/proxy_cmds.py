@@ -34,3 +34,81 @@ def serve(
 
     run_server(config=config, token=ensure_token(), host=host, port=port, default_profile=provider,
                allow_remote=allow_remote or None, on_ready=ready)  # fmt: skip
+
+
+@app.command("start")
+def start(
+    port: Optional[int] = typer.Option(None, "--port", help="Port (default: proxy.port; 0 = any free port)."),  # noqa: UP045
+) -> None:
+    """Start the proxy as a background daemon (returns once GET /health answers)."""
+    from hybridcc.config import load_config
+    from hybridcc.services import proxy as svc
+
+    state, what = svc.start(load_config(), port=port, owner="user")
+    render.success(f"proxy {what}: http://{state.host}:{state.port} (pid {state.pid})")
+
+
+@app.command("stop")
+def stop() -> None:
+    """Stop the daemon (SIGTERM, then SIGKILL after 10 s). Not running is not an error."""
+    from hybridcc.services import proxy as svc
+
+    if svc.stop():
+        render.success("proxy stopped")
+    else:
+        render.note("proxy is not running")
+
+
+@app.command("restart")
+def restart(
+    port: Optional[int] = typer.Option(None, "--port", help="Port (default: the current one, else proxy.port)."),  # noqa: UP045
+) -> None:
+    """Stop and start the daemon (picks up config changes)."""
+    from hybridcc.config import load_config
+    from hybridcc.services import proxy as svc
+    from hybridcc.services.state import read_state
+
+    config = load_config()
+    old = read_state("proxy")
+    svc.stop()
+    keep = port if port is not None else (old.port if old else None)
+    state, _ = svc.start(config, port=keep, owner="user")
+    render.success(f"proxy restarted: http://{state.host}:{state.port} (pid {state.pid})")
+
+
+@app.command("status")
+def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Is the proxy running and healthy? (exit 0 running, 1 not running or unhealthy)"""
+    from hybridcc.cli.status_view import proxy_dict
+    from hybridcc.config import load_config
+    from hybridcc.services import proxy as svc
+
+    st = svc.status(load_config())
+    data = proxy_dict(st)
+    if json_:
+        render.print_json(data)
+    else:
+        render.out.print(f"proxy: {data['status']}", markup=False)
+        for key in ("url", "pid", "version", "uptime_s", "owner", "leases", "config_current"):
+            if data.get(key) is not None:
+                render.out.print(f"  {key:15} {data[key]}", markup=False)
+    if data["status"] != "running":
+        raise typer.Exit(1)
+
+
+@app.command("logs")
+def logs(
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+    lines: int = typer.Option(50, "--lines", "-n", help="How many lines to show."),
+    requests: bool = typer.Option(False, "--requests", help="Show the per-request JSON log instead."),
+) -> None:
+    """Show the proxy's log (or its per-request log)."""
+    from hybridcc import paths
+    from hybridcc.services.logs import follow_file, last_lines
+
+    path = paths.request_log_file() if requests else paths.service_log_file("proxy")
+    for line in last_lines(path, lines):
+        typer.echo(line)
+    if follow:
+        for line in follow_file(path):
+            typer.echo(line)

@@ -1,0 +1,88 @@
+"""Fixtures for supervision tests: a fake `ollama` on a temporary PATH, and process hygiene."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from hybridcc import paths
+from tests.conftest import write_config
+from tests.helpers import free_port
+
+FAKE = Path(__file__).resolve().parents[1] / "fakes" / "ollama_fake.py"
+
+
+def install_fake_ollama(bin_dir: Path) -> Path:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    exe = bin_dir / "ollama"
+    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
+    exe.chmod(0o755)
+    return exe
+
+
+@pytest.fixture
+def fake_ollama(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """Put a fake `ollama` first on PATH and point hybridcc at a free port; returns its URL."""
+
+    def setup(*, models: list[dict[str, Any]] | None = None, catalog: dict[str, Any] | None = None,
+              version: str = "0.14.2", config_extra: str = "", **env: str) -> str:  # fmt: skip
+        install_fake_ollama(tmp_path / "bin")
+        monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+        monkeypatch.setenv("FAKE_OLLAMA_VERSION", version)
+        monkeypatch.setenv("FAKE_OLLAMA_MODELS", json.dumps(models or []))
+        monkeypatch.setenv("FAKE_OLLAMA_CATALOG", json.dumps(catalog or {}))
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        port = free_port()
+        write_config(f'[ollama]\nhost = "127.0.0.1:{port}"\ncontext_length = 65536\n{config_extra}')
+        return f"http://127.0.0.1:{port}"
+
+    return setup
+
+
+def _ours() -> set[int]:
+    me = psutil.Process()
+    return {p.pid for p in me.children(recursive=True)}
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Every service a test starts is gone when it ends (detached daemons included)."""
+    before = _ours()
+    yield
+    leftovers = []
+    for service in ("proxy", "ollama"):
+        state_file = paths.service_state_file(service)
+        if state_file.exists():
+            data = json.loads(state_file.read_text())
+            try:
+                proc = psutil.Process(data["pid"])
+                if abs(proc.create_time() - data["create_time"]) < 0.5 and proc.status() != psutil.STATUS_ZOMBIE:
+                    leftovers.append(f"{service} pid {data['pid']}")
+                    proc.kill()
+            except psutil.Error:
+                pass
+    for pid in _ours() - before:
+        try:
+            proc = psutil.Process(pid)
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                leftovers.append(f"child pid {pid} {proc.cmdline()[:3]}")
+                proc.kill()
+        except psutil.Error:
+            pass
+    assert not leftovers, f"processes left behind: {leftovers}"
+
+
+@pytest.fixture
+def proxy_config(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
+    def make(extra: str = "") -> Path:
+        return write_config(f"[proxy]\nport = {free_port()}\n{extra}")
+
+    return make

@@ -1,0 +1,273 @@
+"""The proxy daemon as a real detached child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from hybridcc.config import load_config
+from hybridcc.services import leases
+from hybridcc.services import proxy as svc
+from hybridcc.services.state import ServiceState, read_state, write_state
+from hybridcc.services.watchdog import ProxyWatchdog
+from hybridcc.token import ensure_token
+from tests.conftest import CliResult, write_config
+from tests.helpers import free_port
+
+Cli = Callable[..., CliResult]
+
+
+def test_start_status_stop(cli: Cli, proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("")
+    r = cli("proxy", "start")
+    assert r.code == 0 and "proxy started" in r.err
+    state = read_state("proxy")
+    assert state is not None and state.owner == "user"
+    # start returns only once /health answers
+    health = httpx.get(f"http://127.0.0.1:{state.port}/health").json()
+    assert health["pid"] == state.pid
+    data = json.loads(cli("proxy", "status", "--json").out)
+    assert data["status"] == "running" and data["pid"] == state.pid and data["config_current"] is True
+    r = cli("proxy", "start")
+    assert "already running" in r.err and read_state("proxy").pid == state.pid  # type: ignore[union-attr]
+    r = cli("proxy", "stop")
+    assert r.code == 0 and "stopped" in r.err
+    assert not psutil.pid_exists(state.pid) or psutil.Process(state.pid).status() == psutil.STATUS_ZOMBIE
+    assert read_state("proxy") is None
+    r = cli("proxy", "stop")
+    assert r.code == 0 and "not running" in r.err
+    assert cli("proxy", "status").code == 1
+
+
+def test_restart_keeps_port(cli: Cli, proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("")
+    cli("proxy", "start")
+    first = read_state("proxy")
+    assert cli("proxy", "restart").code == 0
+    second = read_state("proxy")
+    assert first and second and second.pid != first.pid and second.port == first.port
+    cli("proxy", "stop")
+
+
+def test_concurrent_starts_yield_one_proxy(hybridcc_exe: list[str], proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("")
+    procs = [subprocess.Popen([*hybridcc_exe, "proxy", "start"], stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=60)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    pids = {o.rsplit("pid ", 1)[1].strip(" )\n") for o in outs}
+    assert len(pids) == 1, outs
+    assert sum("proxy started" in o for o in outs) == 1
+    svc.stop()
+
+
+def test_port_zero_picks_a_free_port(cli: Cli) -> None:
+    write_config("[proxy]\nport = 0\n")
+    assert cli("proxy", "start").code == 0
+    state = read_state("proxy")
+    assert state is not None and state.port > 0
+    env = json.loads(cli("env", "-f", "json").out)
+    assert env["ANTHROPIC_BASE_URL"] == f"http://127.0.0.1:{state.port}/p/ollama"
+    svc.stop()
+
+
+def test_port_taken_by_another_program(cli: Cli) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = cli("proxy", "start", "--port", str(port))
+    assert r.code == 6
+    assert f"port {port}" in r.err and f"pid {os.getpid()}" in r.err and "port = 0" in r.err
+    assert read_state("proxy") is None
+
+
+def _fake_state(pid: int, create_time: float, port: int) -> None:
+    write_state(ServiceState(service="proxy", pid=pid, create_time=create_time, host="127.0.0.1", port=port,
+                             version="0.0.1", started_at=time.time(), owner="user", cmdline=["python", "-m", "hybridcc.proxy"]))  # fmt: skip
+
+
+def test_stale_state_dead_pid(cli: Cli, proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    _fake_state(dead.pid, time.time() - 5, free_port())
+    data = json.loads(cli("proxy", "status", "--json").out)
+    assert data["status"] == "stopped"
+    assert cli("proxy", "start").code == 0
+    state = read_state("proxy")
+    assert state is not None and state.pid != dead.pid and svc.status(load_config()).healthy
+    svc.stop()
+
+
+def test_stale_state_reused_pid_is_not_killed(cli: Cli, proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("")
+    me = psutil.Process()
+    _fake_state(me.pid, me.create_time() - 1000, free_port())  # our pid, but not the process recorded
+    assert json.loads(cli("proxy", "status", "--json").out)["status"] == "stopped"
+    assert cli("proxy", "start").code == 0
+    assert cli("proxy", "stop").code == 0
+    assert me.is_running()  # the test process itself was never signalled
+
+
+def test_config_change_restarts_on_next_start(
+    cli: Cli, proxy_config: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = proxy_config("")
+    cli("proxy", "start")
+    before = read_state("proxy")
+    path.write_text('default_profile = "gemini"\n' + path.read_text())
+    assert json.loads(cli("proxy", "status", "--json").out)["config_current"] is False
+    r = cli("proxy", "start")
+    after = read_state("proxy")
+    assert "restarted (config changed)" in r.err
+    assert before and after and after.pid != before.pid and after.port == before.port
+    assert httpx.get(f"http://127.0.0.1:{after.port}/health").json()["default_profile"] == "gemini"
+    # a key appearing in the environment also counts as a change (the daemon reads keys from its env)
+    monkeypatch.setenv("GEMINI_API_KEY", "g-key-123")
+    assert "restarted" in cli("proxy", "start").err
+    svc.stop()
+
+
+def test_start_failure_shows_log_tail(
+    cli: Cli, proxy_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy_config("")
+    broken = tmp_path / "broken-python"
+    broken.write_text("#!/bin/sh\necho 'boom: cannot import something' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(broken))
+    r = cli("proxy", "start")
+    assert r.code == 6
+    assert "exited with code 3" in r.err and "boom: cannot import something" in r.err and "proxy.log" in r.err
+
+
+def test_kill_9_recovery_during_a_lease(proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("")
+    config = load_config()
+    token = ensure_token()
+    state = svc.ensure(config)
+    lease = leases.take("proxy")
+    dog = ProxyWatchdog(config, state, interval=0.2)
+    dog.start()
+    try:
+        os.kill(state.pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        new = None
+        while time.monotonic() - t0 < 5:
+            cur = read_state("proxy")
+            if cur and cur.pid != state.pid and svc.probe(cur.host, cur.port):
+                new = cur
+                break
+            time.sleep(0.05)
+        elapsed = time.monotonic() - t0
+        assert new is not None and new.port == state.port and elapsed < 2.5, elapsed
+        r = httpx.get(f"http://127.0.0.1:{new.port}/v1/models", headers={"x-api-key": token})
+        assert r.status_code == 200  # same token
+    finally:
+        dog.stop()
+        leases.release(lease)
+        assert svc.release_if_unused(config)
+    assert read_state("proxy") is None
+
+
+def test_crash_loop_backs_off_and_is_reported(proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("")
+    config = load_config()
+    state = svc.ensure(config)
+    reports: list[str] = []
+    dog = ProxyWatchdog(config, state, interval=0.1, max_restarts=2, window=60, report=reports.append)
+    dog.start()
+    try:
+        for _ in range(3):
+            cur = read_state("proxy")
+            assert cur is not None
+            os.kill(cur.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                nxt = read_state("proxy")
+                if (nxt and nxt.pid != cur.pid) or dog.gave_up:
+                    break
+                time.sleep(0.05)
+        time.sleep(0.5)
+        assert dog.gave_up
+        assert any("crashed 2 times" in r for r in reports), reports
+    finally:
+        dog.stop()
+        svc.stop()
+
+
+def test_leases_reaped_and_user_started_never_stopped(proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("")
+    config = load_config()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        svc.ensure(config, owner="session")
+        leases.take("proxy", holder.pid)
+        assert len(leases.active("proxy")) == 1
+        assert not svc.release_if_unused(config)  # a live lease keeps it running
+        holder.kill()
+        holder.wait()
+        assert leases.active("proxy") == []  # reaped: its holder died
+        assert svc.release_if_unused(config) and read_state("proxy") is None
+        # started by the user: a session ending never stops it
+        svc.start(config, owner="user")
+        svc.ensure(config, owner="session")
+        assert not svc.release_if_unused(config)
+        assert svc.status(config).healthy
+    finally:
+        holder.kill()
+        svc.stop()
+
+
+def test_keep_alive_keeps_session_proxy(proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("keep_alive = true\n")
+    config = load_config()
+    svc.ensure(config, owner="session")
+    assert not svc.release_if_unused(config)
+    svc.stop()
+
+
+def test_logs_command(cli: Cli, proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("")
+    cli("proxy", "start")
+    r = cli("proxy", "logs", "-n", "5")
+    assert r.code == 0 and "listening on http://127.0.0.1:" in r.out
+    svc.stop()
+
+
+def test_log_follow_survives_rotation(tmp_path: Path) -> None:
+    import threading
+
+    from hybridcc.services.logs import follow_file
+
+    log = tmp_path / "x.log"
+    log.write_text("old\n")
+    got: list[str] = []
+
+    def reader() -> None:
+        for line in follow_file(log, poll=0.02, stop_after=2.0):
+            got.append(line)
+            if line == "after rotation":
+                return
+
+    t = threading.Thread(target=reader)
+    t.start()
+    time.sleep(0.2)
+    with log.open("a") as fh:
+        fh.write("new line\n")
+    time.sleep(0.2)
+    log.rename(tmp_path / "x.log.1")
+    log.write_text("after rotation\n")
+    t.join(timeout=5)
+    assert got == ["new line", "after rotation"]
