@@ -9,57 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
-
-from hybridcc import __version__
 from hybridcc.errors import ExitCode, HybridccError
 
-app = typer.Typer(
-    name="hybridcc",
-    help="Run Claude Code and Claude Agent SDK programs on any inference provider.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"hybridcc {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors (or HYBRIDCC_DEBUG=1)."),
-) -> None:
-    """Run Claude Code on any provider: profiles, a local Anthropic-API proxy, services, launcher.
-
-    Exit codes: 0 ok, 1 failure, 2 usage, 3 config, 4 not found, 5 missing key,
-    6 service, 7 missing tool (claude/ollama), 8 unusable model, 130 interrupted.
-    """
-    if debug:
-        os.environ["HYBRIDCC_DEBUG"] = "1"
-
-
-def _register() -> None:
-    from hybridcc.cli import config_cmds, env_cmds, ollama_cmds, profile_cmds, proxy_cmds, status_cmd
-
-    app.add_typer(profile_cmds.app, name="profile")
-    app.add_typer(config_cmds.app, name="config")
-    app.add_typer(proxy_cmds.app, name="proxy")
-    app.add_typer(ollama_cmds.app, name="ollama")
-    app.command("status")(status_cmd.status)
-    app.command("init")(config_cmds.init)
-    app.command("env")(env_cmds.env)
-    app.command("alias")(env_cmds.alias)
-
-
-_register()
+# Global options that may stand before the command (`hybridcc --debug run …`).
+_GLOBAL_FLAGS = ("--debug",)
 
 
 def _print_error(exc: HybridccError) -> None:
@@ -72,8 +25,23 @@ def _print_error(exc: HybridccError) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args or os.environ.get("HYBRIDCC_DEBUG") == "1"
+    lead = 0
+    while lead < len(args) and args[lead] in _GLOBAL_FLAGS:
+        lead += 1
+    debug = "--debug" in args[: lead + 1] or os.environ.get("HYBRIDCC_DEBUG") == "1"
+    if debug:
+        os.environ["HYBRIDCC_DEBUG"] = "1"
+    import typer
+
     try:
+        if lead < len(args) and args[lead] == "run":
+            # `run` parses its own arguments so `claude`'s reach it verbatim and in order (typer
+            # would drop `--` and reorder), and so it starts without building the whole CLI.
+            from hybridcc.cli.run_cmd import run_main
+
+            return run_main(args[lead + 1 :])
+        from hybridcc.cli.app import app
+
         result = app(args=args, prog_name="hybridcc", standalone_mode=False)
     except HybridccError as exc:
         if debug:

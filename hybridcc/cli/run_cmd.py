@@ -1,0 +1,95 @@
+"""`hybridcc run [OPTIONS] [--] [claude args…]`: Claude Code on a profile, as transparent as `claude`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+HELP = """Usage: hybridcc run [OPTIONS] [--] [CLAUDE ARGS]...
+
+  Launch Claude Code on a profile: ensure the proxy (and Ollama, its model pulled and
+  tool-capable), then run `claude` with the profile's environment. Everything hybridcc does
+  not know is passed to `claude` verbatim and in order; after `--` everything is.
+
+Options:
+  --provider NAME     Profile to use (default: default_profile).
+  --model M           Main model for this session (all model slots unless --small-model).
+  --small-model M     Model for background / haiku requests.
+  --claude-path PATH  The claude executable (else HYBRIDCC_CLAUDE, claude_path, PATH, …).
+  --proxy             Use the proxy even for the anthropic profile without a key.
+  --force             Use an Ollama model even if it does not list tool support.
+  --dry-run           Print the profile, services, command line and environment; run nothing.
+  -h, --help          Show this message and exit.
+
+Exit status: claude's own (128+N if it died by signal N), or hybridcc's codes (hybridcc --help).
+
+Examples:
+  hybridcc run --provider ollama
+  hybridcc run --provider openrouter -p "explain this repo" --output-format stream-json --verbose
+  hybridcc run --provider deepseek -- --resume 3f2a… --fork-session
+"""
+
+# Registered with typer so `hybridcc --help` lists it; `main()` routes `run` here directly.
+CONTEXT: dict[str, Any] = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+def run(ctx: typer.Context) -> None:
+    """Launch Claude Code on a profile (hybridcc run --help for the options)."""
+    raise typer.Exit(run_main(list(ctx.args)))
+
+
+def run_main(argv: list[str]) -> int:
+    from hybridcc.config import load_config
+    from hybridcc.runner import describe, run, split_args
+
+    options = split_args(argv)
+    if options.help:
+        sys.stdout.write(HELP)
+        return 0
+    config = load_config()
+
+    def report(message: str) -> None:
+        sys.stderr.write(f"hybridcc: {message}\n")
+        sys.stderr.flush()
+
+    def show(prepared: Any) -> None:
+        data = describe(prepared)
+        out = sys.stdout
+        out.write(f"profile   {data['profile']} (provider {data['provider']}, api {data['api']})\n")
+        out.write(f"model     {data['model']}\n")
+        out.write(f"claude    {data['claude']['path']} (found by {data['claude']['found_by']})\n")
+        out.write(f"services  {', '.join(data['services']) or 'none (claude runs with your own login)'}\n")
+        out.write("command   " + " ".join(_quote(a) for a in data["argv"]) + "\n")
+        out.write("environment\n")
+        for key, value in data["env"].items():
+            out.write(f"  {key}={'(removed)' if value is None else value}\n")
+
+    progress = None
+    if sys.stderr.isatty():
+        progress = _progress_printer()
+    return run(config=config, options=options, report=report, pull_progress=progress, dry_run_out=show)
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg) if arg else "''"
+
+
+def _progress_printer() -> Any:
+    state = {"last": ""}
+
+    def show(item: Any) -> None:
+        line = item.status
+        if item.total and item.completed:
+            line += f" {100 * item.completed // item.total}%"
+        if line != state["last"]:
+            sys.stderr.write(f"\rhybridcc: pulling: {line[:70]:70}")
+            sys.stderr.flush()
+            state["last"] = line
+        if item.status == "success":
+            sys.stderr.write("\n")
+
+    return show

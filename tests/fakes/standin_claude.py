@@ -1,0 +1,68 @@
+"""A stand-in for `claude` in launcher tests: records argv and env, then does what STANDIN_MODE says.
+
+STANDIN_OUT=FILE     where to write {"argv", "env", "pid", "stdin_isatty"} as JSON
+STANDIN_MODE=exit:N | sleep | trap | request | kill:SIG
+  exit:N   exit with N
+  sleep    sleep until signalled (default signal handling)
+  trap     on SIGTERM/SIGHUP write the signal to STANDIN_OUT.sig and exit 100+N
+  request  POST one message to $ANTHROPIC_BASE_URL/v1/messages with $ANTHROPIC_AUTH_TOKEN, print the answer
+  kill:N   send itself signal N
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def main() -> int:
+    out = os.environ.get("STANDIN_OUT")
+    if out:
+        with Path(out).open("w") as fh:
+            json.dump(
+                {"argv": sys.argv[1:], "env": dict(os.environ), "pid": os.getpid(), "stdin_isatty": sys.stdin.isatty()},
+                fh,
+            )
+    mode = os.environ.get("STANDIN_MODE", "exit:0")
+    kind, _, arg = mode.partition(":")
+    if kind == "exit":
+        return int(arg or 0)
+    if kind == "sleep":
+        time.sleep(60)
+        return 0
+    if kind == "trap":
+
+        def handler(signum: int, _frame: object) -> None:
+            with Path(f"{out}.sig").open("w") as fh:
+                fh.write(str(signum))
+            sys.exit(100 + signum)
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGHUP, handler)
+        with Path(f"{out}.ready").open("w") as fh:
+            fh.write("1")
+        time.sleep(60)
+        return 1
+    if kind == "kill":
+        os.kill(os.getpid(), int(arg))
+        time.sleep(5)
+        return 1
+    if kind == "request":
+        body = json.dumps({"model": os.environ.get("ANTHROPIC_MODEL", "x"), "max_tokens": 50,
+                           "messages": [{"role": "user", "content": "hi"}]}).encode()  # fmt: skip
+        req = urllib.request.Request(  # noqa: S310
+            os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages", data=body, method="POST",
+                                     headers={"authorization": "Bearer " + os.environ["ANTHROPIC_AUTH_TOKEN"], "content-type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - the proxy's own loopback URL
+            print(resp.read().decode())
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
