@@ -183,7 +183,7 @@ def main() -> None:
         wait_http(upstream + "/")
         t0 = time.perf_counter()
         px = subprocess.Popen(
-            [sys.executable, "-m", "hybridcc", "proxy", "serve", "--port", str(px_port)],
+            [sys.executable, "-m", "hybridcc.proxy", "--port", str(px_port)],  # what the daemon runs
             env=env,
             stderr=subprocess.DEVNULL,
         )

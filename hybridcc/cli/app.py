@@ -41,13 +41,23 @@ def _root(
 
 
 def _register() -> None:
-    from hybridcc.cli import config_cmds, env_cmds, ollama_cmds, profile_cmds, proxy_cmds, run_cmd, status_cmd
+    from hybridcc.cli import (
+        config_cmds,
+        doctor_cmd,
+        env_cmds,
+        ollama_cmds,
+        profile_cmds,
+        proxy_cmds,
+        run_cmd,
+        status_cmd,
+    )
 
     app.add_typer(profile_cmds.app, name="profile")
     app.add_typer(config_cmds.app, name="config")
     app.add_typer(proxy_cmds.app, name="proxy")
     app.add_typer(ollama_cmds.app, name="ollama")
     app.command("status")(status_cmd.status)
+    app.command("doctor")(doctor_cmd.doctor)
     app.command("run", context_settings=run_cmd.CONTEXT, add_help_option=False)(run_cmd.run)
     app.command("init")(config_cmds.init)
     app.command("env")(env_cmds.env)

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from hybridcc.cli import render
 
 
 def env(
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Profile (default: default_profile)."),  # noqa: UP045
+    provider: str | None = typer.Option(None, "--provider", "-p", help="Profile (default: default_profile)."),
     fmt: str = typer.Option("bash", "--format", "-f", help="bash, zsh, fish, powershell, dotenv or json."),
-    model: Optional[str] = typer.Option(None, "--model", help="Override the profile's main model."),  # noqa: UP045
-    small_model: Optional[str] = typer.Option(None, "--small-model", help="Override the small model."),  # noqa: UP045
+    model: str | None = typer.Option(None, "--model", help="Override the profile's main model."),
+    small_model: str | None = typer.Option(None, "--small-model", help="Override the small model."),
+    no_start: bool = typer.Option(False, "--no-start", help="Do not start the proxy; print the configured address."),
 ) -> None:
     """Print the environment that points Claude Code or an Agent SDK program at a profile.
 
     Use it as `eval "$(hybridcc env -p openrouter)"` (fish: `hybridcc env -p openrouter -f fish | source`).
-    The token printed is the proxy's own, never a provider key.
+    It starts the proxy daemon if it is not running (it keeps running: `hybridcc proxy stop`), so the
+    printed address answers. The token printed is the proxy's own, never a provider key.
     """
     from hybridcc.config import load_config
     from hybridcc.envplan import FORMATS
@@ -30,7 +30,17 @@ def env(
     if fmt not in FORMATS:
         raise HybridccError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
     config = load_config()
-    p = plan(config, provider, token=ensure_token(), model=model, small_model=small_model, force_proxy=True)
+    port = None
+    if not no_start:
+        from hybridcc.config.load import get_profile
+        from hybridcc.services import proxy as proxy_svc
+
+        get_profile(config, provider)  # an unknown profile fails before anything starts
+        state, what = proxy_svc.start(config, owner="user")
+        port = state.port
+        if what != "already running":
+            render.note(f"hybridcc: proxy {what} on port {state.port} (stop it with `hybridcc proxy stop`)")
+    p = plan(config, provider, token=ensure_token(), port=port, model=model, small_model=small_model, force_proxy=True)
     typer.echo(render_env(p.env, fmt, comment=f"hybridcc profile {p.profile.name}"), nl=False)  # type: ignore[arg-type]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from hybridcc.cli import render
@@ -57,13 +55,13 @@ def add(
     base_url: str = typer.Option(..., "--base-url", help="API root, e.g. http://127.0.0.1:1234/v1."),
     api: str = typer.Option(..., "--api", help="Wire protocol: openai or anthropic."),
     model: str = typer.Option(..., "--model", help="Main model."),
-    small_model: Optional[str] = typer.Option(None, "--small-model", help="Model for background/haiku requests."),  # noqa: UP045
-    big_model: Optional[str] = typer.Option(None, "--big-model", help="Model for opus requests."),  # noqa: UP045
-    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Env var holding the key."),  # noqa: UP045
-    api_key_cmd: Optional[str] = typer.Option(None, "--api-key-cmd", help="Command printing the key."),  # noqa: UP045
-    quirks: Optional[str] = typer.Option(None, "--quirks", help="Quirks row: generic, gemini, openrouter, …"),  # noqa: UP045
-    context_window: Optional[int] = typer.Option(None, "--context-window", help="Model context window, tokens."),  # noqa: UP045
-    max_output_tokens: Optional[int] = typer.Option(None, "--max-output-tokens", help="Output cap, tokens."),  # noqa: UP045
+    small_model: str | None = typer.Option(None, "--small-model", help="Model for background/haiku requests."),
+    big_model: str | None = typer.Option(None, "--big-model", help="Model for opus requests."),
+    api_key_env: str | None = typer.Option(None, "--api-key-env", help="Env var holding the key."),
+    api_key_cmd: str | None = typer.Option(None, "--api-key-cmd", help="Command printing the key."),
+    quirks: str | None = typer.Option(None, "--quirks", help="Quirks row: generic, gemini, openrouter, …"),
+    context_window: int | None = typer.Option(None, "--context-window", help="Model context window, tokens."),
+    max_output_tokens: int | None = typer.Option(None, "--max-output-tokens", help="Output cap, tokens."),
     force: bool = typer.Option(False, "--force", help="Replace a profile of the same name."),
 ) -> None:
     """Add a provider and a profile of the same name (LM Studio, vLLM, Groq, a gateway…)."""

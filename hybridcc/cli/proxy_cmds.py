@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from hybridcc.cli import render
@@ -18,8 +16,8 @@ def serve(
     provider: str | None = typer.Option(
         None, "--provider", "-p", help="Profile for requests without /p/NAME (default: default_profile)."
     ),
-    host: Optional[str] = typer.Option(None, "--host", help="Address to bind (default: proxy.host, 127.0.0.1)."),  # noqa: UP045
-    port: Optional[int] = typer.Option(None, "--port", help="Port (default: proxy.port; 0 = any free port)."),  # noqa: UP045
+    host: str | None = typer.Option(None, "--host", help="Address to bind (default: proxy.host, 127.0.0.1)."),
+    port: int | None = typer.Option(None, "--port", help="Port (default: proxy.port; 0 = any free port)."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow binding a non-loopback address."),
 ) -> None:
     """Run the proxy in the foreground until Ctrl-C (logs to stderr and the log directory)."""
@@ -38,7 +36,7 @@ def serve(
 
 @app.command("start")
 def start(
-    port: Optional[int] = typer.Option(None, "--port", help="Port (default: proxy.port; 0 = any free port)."),  # noqa: UP045
+    port: int | None = typer.Option(None, "--port", help="Port (default: proxy.port; 0 = any free port)."),
 ) -> None:
     """Start the proxy as a background daemon (returns once GET /health answers)."""
     from hybridcc.config import load_config
@@ -61,7 +59,7 @@ def stop() -> None:
 
 @app.command("restart")
 def restart(
-    port: Optional[int] = typer.Option(None, "--port", help="Port (default: the current one, else proxy.port)."),  # noqa: UP045
+    port: int | None = typer.Option(None, "--port", help="Port (default: the current one, else proxy.port)."),
 ) -> None:
     """Stop and start the daemon (picks up config changes)."""
     from hybridcc.config import load_config

@@ -17,7 +17,7 @@ PROBE = ["ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY", "ANT
 
 
 def _expected(cli: Cli, profile: str) -> dict[str, str | None]:
-    r = cli("env", "-p", profile, "--format", "json")
+    r = cli("env", "-p", profile, "--format", "json", "--no-start")
     assert r.code == 0, r.err
     data: dict[str, str | None] = json.loads(r.out)
     return data
@@ -41,7 +41,7 @@ def test_env_json_points_at_proxy_with_proxy_token(cli: Cli, monkeypatch: pytest
 def test_env_model_override(cli: Cli) -> None:
     env = _expected(cli, "ollama") | {}
     assert env["ANTHROPIC_MODEL"] == "qwen3-coder:30b"
-    r = cli("env", "-p", "ollama", "-f", "json", "--model", "llama3.3")
+    r = cli("env", "-p", "ollama", "-f", "json", "--model", "llama3.3", "--no-start")
     env = json.loads(r.out)
     assert (
         env["ANTHROPIC_MODEL"]
@@ -52,7 +52,7 @@ def test_env_model_override(cli: Cli) -> None:
 
 
 def test_env_bad_format(cli: Cli) -> None:
-    r = cli("env", "--format", "tcsh")
+    r = cli("env", "--format", "tcsh", "--no-start")
     assert r.code == 1 and "unknown format" in r.err
 
 
@@ -60,7 +60,7 @@ def test_env_bad_format(cli: Cli) -> None:
 def test_env_evaluated_by_real_shell(cli: Cli, shell: str, monkeypatch: pytest.MonkeyPatch) -> None:
     exe = require_tool(shell)
     expected = _expected(cli, "ollama")
-    script = cli("env", "-p", "ollama", "--format", shell).out
+    script = cli("env", "-p", "ollama", "--format", shell, "--no-start").out
     if shell == "fish":
         prog = script + "".join(f'echo "{k}=${k}"\n' for k in PROBE if k != "CLAUDE_CODE_USE_BEDROCK")
         prog += "if set -q CLAUDE_CODE_USE_BEDROCK; echo CLAUDE_CODE_USE_BEDROCK=set\n"
@@ -77,9 +77,9 @@ def test_env_evaluated_by_real_shell(cli: Cli, shell: str, monkeypatch: pytest.M
 
 
 def test_env_powershell_and_dotenv(cli: Cli) -> None:
-    ps = cli("env", "-p", "ollama", "-f", "powershell").out
+    ps = cli("env", "-p", "ollama", "-f", "powershell", "--no-start").out
     assert "$env:ANTHROPIC_API_KEY = ''" in ps and "Remove-Item Env:CLAUDE_CODE_USE_BEDROCK" in ps
-    dot = cli("env", "-p", "ollama", "-f", "dotenv").out
+    dot = cli("env", "-p", "ollama", "-f", "dotenv", "--no-start").out
     assert 'ANTHROPIC_MODEL="qwen3-coder:30b"' in dot and "CLAUDE_CODE_USE_BEDROCK" not in dot
 
 
@@ -111,3 +111,31 @@ def test_alias_fish(cli: Cli, isolated_env: Path) -> None:
     child_env = {"HOME": str(isolated_env), "PATH": "/usr/bin:/bin"}
     done = subprocess.run([fish, "-c", prog], capture_output=True, text=True, check=False, env=child_env)
     assert done.stdout.strip() == "ok"
+
+
+def test_env_starts_the_proxy_and_its_output_works(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`eval "$(hybridcc env)"` then a client: the printed address and token answer."""
+    import anthropic
+
+    from hybridcc.services import proxy as svc
+    from tests.conftest import write_config
+    from tests.fakes.upstream import FakeUpstream, openai_json
+
+    with FakeUpstream(lambda r: openai_json("through env")) as up:
+        write_config(
+            f'[proxy]\nport = 0\n[providers.up]\napi = "openai"\nbase_url = "{up.url}/v1"\n[profiles.up]\nprovider = "up"\nmodel = "m"\n'
+        )
+        r = cli("env", "-p", "up", "-f", "json")
+        try:
+            assert r.code == 0 and "proxy started" in r.err
+            env = json.loads(r.out)
+            client = anthropic.Anthropic(
+                base_url=env["ANTHROPIC_BASE_URL"], auth_token=env["ANTHROPIC_AUTH_TOKEN"], api_key=None, max_retries=0
+            )
+            msg = client.messages.create(
+                model=env["ANTHROPIC_MODEL"], max_tokens=10, messages=[{"role": "user", "content": "x"}]
+            )
+            assert msg.content[0].text == "through env"  # type: ignore[union-attr]
+            assert "proxy started" not in cli("env", "-p", "up", "-f", "json").err  # reused
+        finally:
+            svc.stop()

@@ -1,0 +1,395 @@
+"""One small function per check. Each returns Check results; none raises; none hangs."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hybridcc import __version__, paths
+from hybridcc.claude import TESTED_CLAUDE_VERSION, all_on_path, claude_version, find_claude, version_tuple
+from hybridcc.doctor.model import Check, Context
+from hybridcc.envplan import ROUTING_VARS
+from hybridcc.errors import HybridccError
+from hybridcc.fsutil import mask_secret
+from hybridcc.providers import key_source, resolve_key, upstream_base
+
+# --- config ------------------------------------------------------------------------------------
+
+
+def check_config(ctx: Context) -> Iterator[Check]:
+    path = paths.config_file()
+    if ctx.config_error:
+        yield Check(
+            "config.file",
+            "config",
+            "fail",
+            ctx.config_error,
+            "fix it with `hybridcc config edit` (or restore config.toml.bak)",
+        )
+        return
+    assert ctx.config is not None
+    if ctx.config.source:
+        yield Check("config.file", "config", "ok", f"{path} is valid")
+    else:
+        yield Check(
+            "config.file",
+            "config",
+            "ok",
+            f"no config file: built-in defaults in use ({path})",
+            "`hybridcc init` writes one",
+            "init",
+        )
+    if ctx.config.default_profile in ctx.config.profiles:
+        yield Check("config.default_profile", "config", "ok", f"default profile: {ctx.config.default_profile}")
+    else:
+        yield Check("config.default_profile", "config", "fail", f'default profile "{ctx.config.default_profile}" does not exist',
+                    "`hybridcc profile default NAME`")  # fmt: skip
+    inline = [p.name for p in ctx.config.providers.values() if p.api_key]
+    if inline and ctx.config.source:
+        mode = stat.S_IMODE(Path(ctx.config.source).stat().st_mode)
+        if mode & 0o077:
+            yield Check("config.permissions", "config", "fail", f"{ctx.config.source} holds an API key ({', '.join(inline)}) and is mode {mode:o}",
+                        f"chmod 600 {ctx.config.source}", f"chmod:{ctx.config.source}")  # fmt: skip
+        else:
+            yield Check("config.permissions", "config", "warn", f"API key written in config.toml for {', '.join(inline)} (file is 0600)",
+                        "prefer api_key_env = \"VAR\" or api_key_cmd = \"pass show …\"")  # fmt: skip
+
+
+# --- claude ------------------------------------------------------------------------------------
+
+
+def check_claude(ctx: Context) -> Iterator[Check]:
+    cfg_path = ctx.config.claude_path if ctx.config else None
+    try:
+        exe = find_claude(None, cfg_path)
+    except HybridccError as exc:
+        yield Check("claude.found", "claude", "fail", exc.message, exc.hint or "")
+        return
+    version = claude_version(exe.path, timeout=min(ctx.timeout, 15.0))
+    if version is None:
+        yield Check(
+            "claude.found",
+            "claude",
+            "warn",
+            f"{exe.path} (from {exe.source}) did not report a version",
+            "run `claude --version` yourself",
+        )
+    elif version_tuple(version) < version_tuple(TESTED_CLAUDE_VERSION):
+        yield Check("claude.found", "claude", "warn", f"claude {version} at {exe.path} is older than {TESTED_CLAUDE_VERSION}, the version hybridcc is tested with",
+                    "npm install -g @anthropic-ai/claude-code@latest")  # fmt: skip
+    else:
+        yield Check("claude.found", "claude", "ok", f"claude {version} at {exe.path} (found by {exe.source})")
+    on_path = all_on_path()
+    if len(on_path) > 1:
+        yield Check("claude.duplicates", "claude", "warn", f"{len(on_path)} `claude` on PATH; {on_path[0]} runs: " + ", ".join(map(str, on_path)),
+                    "remove the stale one, or pin one with claude_path in config.toml")  # fmt: skip
+
+
+def check_claude_settings(ctx: Context) -> Iterator[Check]:
+    found: list[str] = []
+    for path in paths.claude_settings_files(Path.cwd()):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            yield Check(
+                "claude.settings.invalid",
+                "claude",
+                "warn",
+                f"{path} is not valid JSON ({exc})",
+                "fix or remove it: claude may ignore it",
+            )
+            continue
+        env = data.get("env") if isinstance(data, dict) else None
+        if isinstance(env, dict):
+            found += [f"{path}: env.{k}" for k in env if k in ROUTING_VARS or k.startswith("CLAUDE_CODE_USE_")]
+    if found:
+        yield Check("claude.settings", "claude", "warn", "settings override routing: " + "; ".join(found),
+                    "`hybridcc run` overrides them via --settings; a plain `claude` would obey them — remove those keys")  # fmt: skip
+    else:
+        yield Check("claude.settings", "claude", "ok", "no settings file overrides the base URL, keys or models")
+    if os.environ.get("ANTHROPIC_API_KEY") and os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+        yield Check("claude.shell_env", "claude", "warn", "ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN are both exported (claude sends both)",
+                    "unset one of them (hybridcc run empties ANTHROPIC_API_KEY for its session)")  # fmt: skip
+
+
+# --- profiles ----------------------------------------------------------------------------------
+
+
+def check_profiles(ctx: Context) -> Iterator[Check]:
+    assert ctx.config is not None
+    for profile in ctx.profiles:
+        provider = ctx.config.providers[profile.provider]
+        area = f"profile {profile.name}"
+        pid = f"profile.{profile.name}"
+        try:
+            key = resolve_key(provider, timeout=ctx.timeout)
+            if key:
+                yield Check(f"{pid}.key", area, "ok", f"key from {key_source(provider)}: {mask_secret(key)}")
+            else:
+                yield Check(f"{pid}.key", area, "ok", f"{provider.name} needs no key")
+        except HybridccError as exc:
+            yield Check(f"{pid}.key", area, "fail", exc.message, exc.hint or "")
+            key = None
+        base = upstream_base(provider, ctx.config.ollama)
+        parts = urlsplit(base)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            yield Check(f"{pid}.base_url", area, "ok", f"{provider.api} wire at {base}")
+        else:
+            yield Check(
+                f"{pid}.base_url",
+                area,
+                "fail",
+                f"base URL {base!r} is not an http(s) URL",
+                f"fix providers.{provider.name}.base_url",
+            )
+        if ctx.online and provider.api != "ollama":
+            yield from _online(ctx, profile.name, provider, base, key)
+
+
+def _online(ctx: Context, profile: str, provider: object, base: str, key: str | None) -> Iterator[Check]:
+    import httpx
+
+    from hybridcc.config.schema import Provider
+    from hybridcc.providers import quirks_for
+
+    assert isinstance(provider, Provider)
+    area, cid = f"profile {profile}", f"profile.{profile}.online"
+    headers: dict[str, str] = {}
+    if provider.api == "anthropic":
+        url = base + "/v1/models"
+        headers["anthropic-version"] = "2023-06-01"
+        if key:
+            headers["x-api-key" if quirks_for(provider).auth == "x-api-key" else "authorization"] = (
+                key if quirks_for(provider).auth == "x-api-key" else f"Bearer {key}"
+            )
+    else:
+        url = base + "/models"
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+    try:
+        resp = httpx.get(url, headers=headers, timeout=httpx.Timeout(ctx.timeout, connect=min(ctx.timeout, 3.0)))
+    except httpx.TimeoutException:
+        yield Check(
+            cid,
+            area,
+            "fail",
+            f"{provider.name} did not answer within {ctx.timeout:.0f}s ({url})",
+            "check the network, or raise --timeout",
+        )
+        return
+    except httpx.HTTPError as exc:
+        yield Check(
+            cid,
+            area,
+            "fail",
+            f"{provider.name} is unreachable at {url}: {type(exc).__name__}",
+            "check base_url and your network",
+        )
+        return
+    if resp.status_code in (401, 403):
+        yield Check(
+            cid,
+            area,
+            "fail",
+            f"{provider.name} rejected the key (HTTP {resp.status_code})",
+            f"check the key in {key_source(provider)}",
+        )
+        return
+    if resp.status_code >= 400:
+        yield Check(
+            cid,
+            area,
+            "warn",
+            f"{provider.name} answered HTTP {resp.status_code} to {url}",
+            "the key may still work for messages",
+        )
+        return
+    yield Check(cid, area, "ok", f"{provider.name} answered and accepted the key")
+    try:
+        listed = {str(m.get("id")) for m in resp.json().get("data", [])}
+    except (ValueError, AttributeError):
+        listed = set()
+    if listed and ctx.config:
+        missing = [m for m in ctx.config.profiles[profile].models() if m not in listed]
+        if missing:
+            yield Check(
+                f"{cid}.models",
+                area,
+                "warn",
+                f"not listed by {provider.name}: {', '.join(missing)}",
+                f"fix the model names of profiles.{profile}",
+            )
+        else:
+            yield Check(f"{cid}.models", area, "ok", "the profile's models are listed by the provider")
+
+
+# --- proxy -------------------------------------------------------------------------------------
+
+
+def check_proxy(ctx: Context) -> Iterator[Check]:
+    from hybridcc.services import proxy as svc
+    from hybridcc.services.ports import port_owner_hint
+
+    assert ctx.config is not None
+    st = svc.status(ctx.config)
+    if st.state is None:
+        yield Check("proxy.running", "proxy", "ok", "not running (`hybridcc run` starts it)")
+        port = ctx.config.proxy.port
+        if port:
+            hint = port_owner_hint(port)
+            if hint:
+                yield Check(
+                    "proxy.port",
+                    "proxy",
+                    "fail",
+                    f"port {port} is taken{hint}",
+                    "set `port = 0` under [proxy] (any free port) or another port",
+                )
+            else:
+                yield Check("proxy.port", "proxy", "ok", f"port {port} is free")
+    elif not st.running:
+        yield Check(
+            "proxy.running",
+            "proxy",
+            "warn",
+            f"stale state: pid {st.state.pid} is gone",
+            "`hybridcc proxy start` cleans it up",
+            "start_proxy",
+        )
+    elif not st.healthy:
+        yield Check("proxy.running", "proxy", "fail", f"pid {st.state.pid} is alive but /health does not answer on port {st.state.port}",
+                    "`hybridcc proxy restart`", "start_proxy")  # fmt: skip
+    else:
+        yield Check("proxy.running", "proxy", "ok", f"healthy at {st.url} (pid {st.state.pid})")
+        if st.state.version != __version__:
+            yield Check(
+                "proxy.version",
+                "proxy",
+                "warn",
+                f"running version {st.state.version}, installed {__version__}",
+                "`hybridcc proxy restart`",
+                "start_proxy",
+            )
+        else:
+            yield Check("proxy.version", "proxy", "ok", f"version {__version__}")
+        if st.current:
+            yield Check("proxy.config", "proxy", "ok", "started with the current config and keys")
+        else:
+            yield Check("proxy.config", "proxy", "warn", "config or keys changed since it started (the next `hybridcc run` restarts it)",
+                        "`hybridcc proxy restart`", "start_proxy")  # fmt: skip
+    log_dir = paths.log_dir()
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        probe = log_dir / ".doctor-write-test"
+        probe.write_text("x")
+        probe.unlink()
+        yield Check("proxy.logs", "proxy", "ok", f"log directory writable: {log_dir}")
+    except OSError as exc:
+        yield Check(
+            "proxy.logs", "proxy", "fail", f"cannot write to {log_dir}: {exc.strerror}", f"fix permissions of {log_dir}"
+        )
+    token = paths.token_file()
+    if not token.exists():
+        yield Check(
+            "proxy.token", "proxy", "warn", "no proxy token yet (created on first use)", "`hybridcc init` creates it"
+        )
+    elif stat.S_IMODE(token.stat().st_mode) & 0o077:
+        yield Check(
+            "proxy.token", "proxy", "fail", f"{token} is readable by others", f"chmod 600 {token}", f"chmod:{token}"
+        )
+    else:
+        yield Check("proxy.token", "proxy", "ok", f"token present, mode 0600 ({token})")
+
+
+# --- ollama ------------------------------------------------------------------------------------
+
+
+def check_ollama(ctx: Context) -> Iterator[Check]:
+    import shutil
+
+    from hybridcc.services import ollama as svc
+
+    assert ctx.config is not None
+    profiles = [p for p in ctx.profiles if ctx.config.providers[p.provider].api == "ollama"]
+    if not profiles:
+        return
+    config = ctx.config
+    st = svc.status(config)
+    binary = shutil.which(config.ollama.binary)
+    if binary:
+        yield Check("ollama.binary", "ollama", "ok", f"ollama at {binary}")
+    else:
+        yield Check(
+            "ollama.binary",
+            "ollama",
+            "warn" if st.running else "fail",
+            f"`{config.ollama.binary}` is not on PATH",
+            svc.INSTALL_HINT,
+        )
+    if not st.running:
+        if st.local and binary:
+            yield Check(
+                "ollama.server",
+                "ollama",
+                "warn",
+                f"no server at {st.url} (`hybridcc run` starts one)",
+                "`hybridcc ollama start`",
+                "start_ollama",
+            )
+        else:
+            yield Check("ollama.server", "ollama", "fail", f"no server answers at {st.url}",
+                        "start Ollama there" if not st.local else svc.INSTALL_HINT)  # fmt: skip
+        return
+    who = "started by hybridcc" if st.managed else "not started by hybridcc"
+    yield Check("ollama.server", "ollama", "ok", f"Ollama {st.version} at {st.url} ({who})")
+    if st.native_messages:
+        yield Check("ollama.version", "ollama", "ok", f"{st.version} ≥ 0.14: native /v1/messages, passed through")
+    else:
+        yield Check(
+            "ollama.version",
+            "ollama",
+            "warn",
+            f"{st.version} < 0.14: translated via /v1/chat/completions",
+            "upgrade Ollama for native passthrough",
+        )
+    local = set(svc.list_models(st.url))
+    minimum = config.ollama.min_context
+    if st.managed and st.context_length is not None:
+        if st.context_length < minimum:
+            yield Check("ollama.context", "ollama", "fail", f"server context length {st.context_length} < {minimum} (Claude Code's prompt is ~36–57k tokens)",
+                        f"set context_length = {minimum} under [ollama], then `hybridcc ollama stop && hybridcc ollama start`")  # fmt: skip
+        else:
+            yield Check("ollama.context", "ollama", "ok", f"server context length {st.context_length}")
+    else:
+        yield Check("ollama.context", "ollama", "warn", "server context length unknown (hybridcc did not start it)",
+                    f"restart it as `OLLAMA_CONTEXT_LENGTH={config.ollama.context_length} ollama serve`, or let hybridcc manage it")  # fmt: skip
+    for model in sorted({m for p in profiles for m in p.models()}):
+        mid = f"ollama.model.{model}"
+        if model not in local and f"{model}:latest" not in local:
+            yield Check(
+                mid,
+                "ollama",
+                "warn",
+                f"{model} is not pulled (`hybridcc run` pulls it)",
+                f"`hybridcc ollama pull {model}`",
+                f"pull:{model}",
+            )
+            continue
+        info = svc.show(st.url, model)
+        if info is None:
+            yield Check(mid, "ollama", "warn", f"{model}: /api/show did not answer", "")
+            continue
+        if info.tools:
+            yield Check(mid, "ollama", "ok", f"{model} is pulled and can call tools")
+        else:
+            yield Check(mid, "ollama", "fail", f"{model} lacks the `tools` capability: it cannot drive Claude Code",
+                        "choose a tool-capable model (see `hybridcc ollama models`)")  # fmt: skip
+        if info.context_length is not None and info.context_length < minimum:
+            yield Check(f"{mid}.context", "ollama", "fail", f"{model} supports at most {info.context_length} tokens of context (< {minimum})",
+                        "choose a model with a larger context window")  # fmt: skip
