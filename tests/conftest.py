@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 # Variables from the developer's shell that would change what hybridcc or claude does.
@@ -35,6 +37,41 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     yield home
+
+
+def _ours() -> set[int]:
+    me = psutil.Process()
+    return {p.pid for p in me.children(recursive=True)}
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Every process a test starts is gone when it ends (detached daemons included)."""
+    before = _ours()
+    yield
+    leftovers = []
+    from hybridcc import paths
+
+    for service in ("proxy", "ollama"):
+        state_file = paths.service_state_file(service)
+        if state_file.exists():
+            data = json.loads(state_file.read_text())
+            try:
+                proc = psutil.Process(data["pid"])
+                if abs(proc.create_time() - data["create_time"]) < 0.5 and proc.status() != psutil.STATUS_ZOMBIE:
+                    leftovers.append(f"{service} pid {data['pid']}")
+                    proc.kill()
+            except psutil.Error:
+                pass
+    for pid in _ours() - before:
+        try:
+            proc = psutil.Process(pid)
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                leftovers.append(f"child pid {pid} {proc.cmdline()[:3]}")
+                proc.kill()
+        except psutil.Error:
+            pass
+    assert not leftovers, f"processes left behind: {leftovers}"
 
 
 @dataclass

@@ -171,11 +171,16 @@ def _run(
     return done, data
 
 
-def test_run_passes_args_env_and_settings(hybridcc_exe: list[str], tmp_path: Path) -> None:
+def test_run_passes_args_env_and_settings(hybridcc_exe: list[str], tmp_path: Path, isolated_env: Path) -> None:
     _cfg()
+    (isolated_env / ".claude").mkdir()
+    (isolated_env / ".claude" / "settings.json").write_text(
+        json.dumps({"env": {"ANTHROPIC_BASE_URL": "http://127.0.0.1:3456"}})
+    )
     args = ["--provider", "up", "-p", "-weird prompt ✓", "--output-format", "stream-json", "--", "--model", "x"]
     done, seen = _run(hybridcc_exe, args, tmp_path, env={"UP_KEY": "sk-up-secret-1", "CLAUDE_CODE_USE_BEDROCK": "1"})
     assert done.returncode == 0, done.stderr
+    assert "settings.json: env.ANTHROPIC_BASE_URL overridden for this session" in done.stderr
     assert seen["argv"][0] == "--settings"
     assert seen["argv"][2:] == ["-p", "-weird prompt ✓", "--output-format", "stream-json", "--model", "x"]
     env = seen["env"]
@@ -187,7 +192,7 @@ def test_run_passes_args_env_and_settings(hybridcc_exe: list[str], tmp_path: Pat
     assert "sk-up-secret-1" not in json.dumps(seen["argv"]) + env.get("ANTHROPIC_AUTH_TOKEN", "")
     assert seen["stdin_isatty"] is False
     # the env is exactly `hybridcc env`'s (one code path)
-    printed = json.loads(subprocess.run([*hybridcc_exe, "env", "--provider", "up", "-f", "json"], capture_output=True, text=True,
+    printed = json.loads(subprocess.run([*hybridcc_exe, "env", "--provider", "up", "-f", "json", "--no-start"], capture_output=True, text=True,
                                         env={**os.environ, "UP_KEY": "k"}).stdout)  # fmt: skip
     for key, value in printed.items():
         if key != "ANTHROPIC_BASE_URL":

@@ -161,3 +161,28 @@ def test_shell_completion_answers(hybridcc_exe: list[str]) -> None:
     env = {**os.environ, "_HYBRIDCC_COMPLETE": "complete_bash", "COMP_WORDS": "hybridcc pro", "COMP_CWORD": "1"}
     done = subprocess.run(hybridcc_exe, capture_output=True, text=True, env=env, check=False)
     assert "profile" in done.stdout.split()
+
+
+def test_init_interactive(hybridcc_exe: list[str], isolated_env: Path) -> None:
+    env = {**os.environ, "GEMINI_API_KEY": "g-123456789", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [*hybridcc_exe, "init"], input="gemini\ny\n", capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Default profile" in done.stderr and "GEMINI_API_KEY → gemini" in done.stderr
+    assert 'default_profile = "gemini"' in paths.config_file().read_text()
+    done = subprocess.run(
+        [*hybridcc_exe, "init", "--force"], input="ollama\nn\n", capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 1  # declined: nothing written
+    assert 'default_profile = "gemini"' in paths.config_file().read_text()
+
+
+def test_install_completion(hybridcc_exe: list[str], isolated_env: Path) -> None:
+    env = {**os.environ, "SHELL": "/bin/bash"}
+    done = subprocess.run(
+        [*hybridcc_exe, "--install-completion", "bash"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "hybridcc" in (isolated_env / ".bash_completions" / "hybridcc.sh").read_text()
+    assert ".bash_completions/hybridcc.sh" in (isolated_env / ".bashrc").read_text()

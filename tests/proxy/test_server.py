@@ -455,3 +455,29 @@ def logging_handlers() -> list[Any]:
     import logging
 
     return list(logging.getLogger("hybridcc.requests").handlers)
+
+
+def test_passthrough_client_disconnect_cancels_upstream(keys: dict[str, str], start_proxy: Start, upstream: Up) -> None:
+    frames: list[bytes | float] = [sse({"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "model": "fa-main",
+                                        "content": [], "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}}}, "message_start")]  # fmt: skip
+    for _ in range(60):
+        frames += [sse({"type": "ping"}, "ping"), 0.1]
+    up = upstream(lambda r: Reply(headers={"content-type": "text/event-stream"}, chunks=frames))
+    proxy = start_proxy(config_text(anthropic_url=up.url), default_profile="fa")
+    with httpx.stream(
+        "POST", proxy.url + "/v1/messages", json={**MSG, "stream": True}, headers={"x-api-key": proxy.token}, timeout=30
+    ) as r:
+        for part in r.iter_bytes():
+            if b"message_start" in part:
+                break
+    deadline = time.monotonic() + 5
+    while up.disconnects == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert up.disconnects == 1 and up.completed == 0
+
+
+def test_is_loopback() -> None:
+    from hybridcc.proxy.server import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and is_loopback("127.0.0.2")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2") and not is_loopback("example.com")

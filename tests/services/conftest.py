@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
-from hybridcc import paths
 from tests.conftest import write_config
 from tests.helpers import free_port
 
@@ -45,39 +43,6 @@ def fake_ollama(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[...
         return f"http://127.0.0.1:{port}"
 
     return setup
-
-
-def _ours() -> set[int]:
-    me = psutil.Process()
-    return {p.pid for p in me.children(recursive=True)}
-
-
-@pytest.fixture(autouse=True)
-def no_process_left_behind() -> Iterator[None]:
-    """Every service a test starts is gone when it ends (detached daemons included)."""
-    before = _ours()
-    yield
-    leftovers = []
-    for service in ("proxy", "ollama"):
-        state_file = paths.service_state_file(service)
-        if state_file.exists():
-            data = json.loads(state_file.read_text())
-            try:
-                proc = psutil.Process(data["pid"])
-                if abs(proc.create_time() - data["create_time"]) < 0.5 and proc.status() != psutil.STATUS_ZOMBIE:
-                    leftovers.append(f"{service} pid {data['pid']}")
-                    proc.kill()
-            except psutil.Error:
-                pass
-    for pid in _ours() - before:
-        try:
-            proc = psutil.Process(pid)
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                leftovers.append(f"child pid {pid} {proc.cmdline()[:3]}")
-                proc.kill()
-        except psutil.Error:
-            pass
-    assert not leftovers, f"processes left behind: {leftovers}"
 
 
 @pytest.fixture

@@ -271,3 +271,23 @@ def test_log_follow_survives_rotation(tmp_path: Path) -> None:
     log.write_text("after rotation\n")
     t.join(timeout=5)
     assert got == ["new line", "after rotation"]
+
+
+def test_size_bounded_stdio_log_rotation(tmp_path: Path) -> None:
+    from hybridcc.services.process import rotate_if_large
+
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "proxy-stdio.log"
+    for i in range(5):
+        log.write_text(f"gen{i}\n" + "x" * 100)
+        rotate_if_large(log, max_bytes=50, backups=3)
+    assert not log.exists()
+    assert sorted(p.name for p in log.parent.iterdir()) == [
+        "proxy-stdio.log.1",
+        "proxy-stdio.log.2",
+        "proxy-stdio.log.3",
+    ]
+    assert (log.parent / "proxy-stdio.log.1").read_text().startswith("gen4")
+    log.write_text("small")
+    rotate_if_large(log, max_bytes=50)
+    assert log.read_text() == "small"
