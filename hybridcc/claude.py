@@ -95,7 +95,3 @@ def claude_version(path: Path, timeout: float = 15.0) -> str | None:
         return None
     m = _VERSION.search(done.stdout)
     return m.group(1) if m else None
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in version.split(".")[:3])

@@ -44,3 +44,16 @@ def request(
         return None
     finally:
         conn.close()
+
+
+def get_json(
+    url: str, *, timeout: float = 1.0, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None
+) -> Any:
+    """The JSON body of a 200 answer; None when nothing answers, the status is not 200, or it is not JSON."""
+    res = request(method, url, timeout=timeout, headers=headers, body=body)
+    if res is None or res.status != 200:
+        return None
+    try:
+        return res.json()
+    except ValueError:
+        return None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from hybridcc import httpprobe, paths
+from hybridcc import paths
 from hybridcc.config.builtin import BUILTIN
 from hybridcc.config.edit import save_text
 from hybridcc.config.schema import OllamaSettings
@@ -68,15 +68,11 @@ def detect() -> Detection:
         pass
     d.ollama_binary = shutil.which("ollama")
     d.ollama_url = ollama_base_url(OllamaSettings())
-    res = httpprobe.get(d.ollama_url + "/api/version", timeout=0.5)
-    if res and res.status == 200:
-        try:
-            d.ollama_version = str(res.json().get("version"))
-            tags = httpprobe.get(d.ollama_url + "/api/tags", timeout=1.0)
-            if tags and tags.status == 200:
-                d.ollama_models = [m["name"] for m in tags.json().get("models", [])]
-        except (ValueError, KeyError, AttributeError, TypeError):
-            pass
+    from hybridcc.services.ollama import list_models, server_version
+
+    d.ollama_version = server_version(d.ollama_url, timeout=0.5)
+    if d.ollama_version:
+        d.ollama_models = list_models(d.ollama_url, timeout=1.0)
     d.keys = {p: var for p, var in KEY_VARS.items() if os.environ.get(var, "").strip()}
     return d
 

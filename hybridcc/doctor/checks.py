@@ -10,12 +10,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hybridcc import __version__, paths
-from hybridcc.claude import TESTED_CLAUDE_VERSION, all_on_path, claude_version, find_claude, version_tuple
+from hybridcc.claude import TESTED_CLAUDE_VERSION, all_on_path, claude_version, find_claude
 from hybridcc.doctor.model import Check, Context
 from hybridcc.envplan import ROUTING_VARS
 from hybridcc.errors import HybridccError
 from hybridcc.fsutil import mask_secret
 from hybridcc.providers import key_source, resolve_key, upstream_base
+from hybridcc.versions import version_tuple
 
 # --- config ------------------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -11,7 +10,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,28 +24,22 @@ from hybridcc.providers import resolve_key
 from hybridcc.proxy import passthrough
 from hybridcc.proxy.errors import ProxyError, error_body, map_upstream_error
 from hybridcc.proxy.routing import Route, resolve
-from hybridcc.proxy.sse import PING_FRAME, SSEDecoder, error_frame
+from hybridcc.proxy.sse import SSEDecoder, error_frame
+from hybridcc.proxy.streaming import ClientGone, Receive, Send, Sender, with_disconnect
 from hybridcc.proxy.tokens import estimate_input_tokens
 from hybridcc.proxy.translate.request import to_openai
 from hybridcc.proxy.translate.response import new_message_id, to_anthropic
 from hybridcc.proxy.translate.stream import StreamTranslator
 from hybridcc.proxy.upstream import make_client, timeout_for, unavailable
+from hybridcc.versions import OLLAMA_NATIVE_MESSAGES, version_tuple
 
 Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 request_log = logging.getLogger("hybridcc.requests")
 log = logging.getLogger("hybridcc.proxy")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
-OLLAMA_NATIVE_MESSAGES = (0, 14, 0)  # Ollama serves /v1/messages since 0.14.0
-
-
-class ClientGone(Exception):
-    """The client disconnected; the upstream request is cancelled."""
 
 
 @dataclass
@@ -82,14 +75,6 @@ class RequestRecord:
         data["latency_ms"] = round((time.perf_counter() - self.started) * 1000, 2)
         data["ts"] = round(time.time(), 3)
         request_log.info(json.dumps(data, separators=(",", ":")))
-
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    parts: list[int] = []
-    for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
 
 
 class ProxyApp:
@@ -138,7 +123,7 @@ class ProxyApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    def _client(self) -> httpx.AsyncClient:
+    def upstream_client(self) -> httpx.AsyncClient:
         if self.client is None:  # no lifespan (some test servers): create on first use
             self.client = make_client()
         return self.client
@@ -185,7 +170,7 @@ class ProxyApp:
         except ProxyError as exc:
             record.status, record.error = exc.status, exc.message
             headers = [(k.encode(), v.encode()) for k, v in exc.headers.items()]
-            await self._raw(send, exc.status, error_body(exc.error_type, exc.message), headers)
+            await self.send_bytes(send, exc.status, error_body(exc.error_type, exc.message), headers)
         except ClientGone:
             record.status, record.error = 499, "client disconnected"
         finally:
@@ -280,9 +265,9 @@ class ProxyApp:
         headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         body = json.dumps(data).encode()
-        await self._raw(send, status, b"" if head else body, headers, length=len(body))
+        await self.send_bytes(send, status, b"" if head else body, headers, length=len(body))
 
-    async def _raw(
+    async def send_bytes(
         self,
         send: Send,
         status: int,
@@ -328,7 +313,7 @@ class ProxyApp:
         now = time.monotonic()
         if cached is None or now - cached[0] > 30:
             try:
-                resp = await self._client().get(route.base_url + "/api/version", timeout=timeout_for(5.0))
+                resp = await self.upstream_client().get(route.base_url + "/api/version", timeout=timeout_for(5.0))
                 version = str(resp.json().get("version", "0"))
             except (httpx.HTTPError, ValueError, AttributeError) as exc:
                 err = unavailable(route.provider.name, route.base_url, exc)
@@ -337,7 +322,7 @@ class ProxyApp:
             self._ollama_versions[route.base_url] = (now, version)
         else:
             version = cached[1]
-        return "anthropic" if _version_tuple(version) >= OLLAMA_NATIVE_MESSAGES else "openai"
+        return "anthropic" if version_tuple(version) >= OLLAMA_NATIVE_MESSAGES else "openai"
 
     # -- endpoints ----------------------------------------------------------------------
     async def _count_tokens(
@@ -351,7 +336,7 @@ class ProxyApp:
             if answered is not None:
                 status, payload = answered
                 record.upstream_status = status
-                await self._raw(send, status, payload)
+                await self.send_bytes(send, status, payload)
                 return
         # A fast local estimate: never 0, never a 404 (Claude Code falls back to max_tokens=1 probes).
         await self._json(send, 200, {"input_tokens": estimate_input_tokens(body)})
@@ -410,20 +395,21 @@ class ProxyApp:
             record.take_usage(answer["usage"])
             if stream:
                 tr = StreamTranslator(model=route.model, input_tokens=answer["usage"]["input_tokens"])
-                tr._finish = "length"
                 await self._start_sse(send, rate_limit=True)
-                await send({"type": "http.response.body", "body": tr.start() + tr.finish(), "more_body": False})
+                await send({"type": "http.response.body", "body": tr.start() + tr.finish("length"), "more_body": False})
             else:
                 await self._json(send, 200, answer, headers=_rate_limit_headers())
             return
-        payload, names = to_openai(body, model=route.model, quirks=route.quirks, max_tokens_cap=cap, stream=stream)
+        payload, names = to_openai(
+            body, model=route.model, quirks=route.quirks, max_tokens_cap=route.output_cap, stream=stream
+        )
         url = route.base_url + ("/v1/chat/completions" if route.provider.api == "ollama" else "/chat/completions")
         headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json"}
         if stream:
             headers["accept-encoding"] = "identity"  # compression would hold back small SSE chunks
         if key:
             headers["authorization"] = f"Bearer {key}"
-        client = self._client()
+        client = self.upstream_client()
         request = client.build_request("POST", url, content=json.dumps(payload).encode(), headers=headers,
                                        timeout=timeout_for(route.provider.timeout))  # fmt: skip
         if not stream:
@@ -431,7 +417,7 @@ class ProxyApp:
             return
         input_estimate = estimate_input_tokens(body)
         translator = StreamTranslator(model=route.model, input_tokens=input_estimate, names=names)
-        await _with_disconnect(
+        await with_disconnect(
             receive, send, lambda snd: self._translated_stream(client, request, route, translator, snd, record)
         )
 
@@ -456,7 +442,7 @@ class ProxyApp:
                 resp.status_code, resp.content, provider=route.provider.name, model=route.model
             )
             record.status = status
-            await self._raw(send, status, payload, _retry_after(resp))
+            await self.send_bytes(send, status, payload, _retry_after(resp))
             return
         try:
             data = resp.json()
@@ -487,7 +473,7 @@ class ProxyApp:
     ) -> None:
         pending = asyncio.ensure_future(client.send(request, stream=True))
         committed = False
-        sender = _Sender(send)
+        sender = Sender(send)
         pinger: asyncio.Task[None] | None = None
         resp: httpx.Response | None = None
         try:
@@ -516,7 +502,7 @@ class ProxyApp:
                 )
                 if not committed:
                     record.status = status
-                    await self._raw(send, status, payload, _retry_after(resp))
+                    await self.send_bytes(send, status, payload, _retry_after(resp))
                     return
                 data = json.loads(payload)
                 record.status, record.error = 200, data["error"]["message"]
@@ -593,76 +579,11 @@ def _feed_events(events: list[Any], tr: StreamTranslator, route: Route) -> bytes
     return b"".join(out)
 
 
-class _Sender:
-    """Sends body chunks and `ping` frames whenever nothing was sent for a while."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.last = time.monotonic()
-        self.closed = False
-        self.at_boundary = True  # passthrough: pings go only between whole events
-
-    async def send(self, data: bytes, *, final: bool = False) -> None:
-        if self.closed:
-            return
-        if final:
-            self.closed = True
-        if data or final:
-            self.last = time.monotonic()
-            await self._send({"type": "http.response.body", "body": data, "more_body": not final})
-
-    async def ping_loop(self, interval: float) -> None:
-        while not self.closed:
-            wait = self.last + interval - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-                continue
-            if self.at_boundary:
-                await self.send(PING_FRAME)
-            else:
-                await asyncio.sleep(interval / 10)
-
-
 async def _drain(receive: Receive) -> None:
     while True:
         message = await receive()
         if message["type"] != "http.request" or not message.get("more_body"):
             return
-
-
-async def _with_disconnect(receive: Receive, send: Send, work: Callable[[Send], Awaitable[None]]) -> None:
-    """Run ``work(send)``; cancel it (and so the upstream request) if the client disconnects
-    before the response is complete."""
-    complete = False
-
-    async def tracking_send(message: Message) -> None:
-        nonlocal complete
-        await send(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            complete = True
-
-    task = asyncio.ensure_future(work(tracking_send))
-
-    async def watch() -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                if not complete:
-                    task.cancel()
-                return
-
-    watcher = asyncio.ensure_future(watch())
-    try:
-        await task
-    except asyncio.CancelledError:
-        if watcher.done() and not complete:
-            raise ClientGone() from None
-        if not complete:
-            raise
-    finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
 
 
 def _rate_limit_headers() -> list[tuple[bytes, bytes]]:

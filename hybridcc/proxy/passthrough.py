@@ -17,11 +17,12 @@ import httpx
 from hybridcc.proxy.errors import map_upstream_error
 from hybridcc.proxy.routing import Route
 from hybridcc.proxy.sse import SSEDecoder, error_frame
+from hybridcc.proxy.streaming import Receive, Send, Sender, with_disconnect
 from hybridcc.proxy.translate.request import clamp_max_tokens
 from hybridcc.proxy.upstream import timeout_for, unavailable
 
 if TYPE_CHECKING:
-    from hybridcc.proxy.app import ProxyApp, Receive, RequestRecord, Scope, Send
+    from hybridcc.proxy.app import ProxyApp, RequestRecord, Scope
 
 # Upstream response headers worth relaying to Claude Code.
 _RELAY = (b"content-type", b"request-id", b"retry-after", b"anthropic-ratelimit-", b"x-request-id")
@@ -38,7 +39,7 @@ def _strip_cache_control(value: Any) -> Any:
 def prepare_body(route: Route, body: dict[str, Any]) -> dict[str, Any]:
     out = dict(body)
     out["model"] = route.model
-    cap = route.provider.max_output_tokens
+    cap = route.output_cap
     if cap and isinstance(out.get("max_tokens"), int) and out["max_tokens"] > cap:
         out["max_tokens"] = clamp_max_tokens(out["max_tokens"], cap)
     for key in route.quirks.strip_fields:
@@ -82,7 +83,7 @@ async def count_tokens(
     payload = {k: v for k, v in prepare_body(route, body).items() if k not in ("max_tokens", "stream")}
     url = route.base_url + "/v1/messages/count_tokens"
     try:
-        resp = await app._client().post(
+        resp = await app.upstream_client().post(
             url,
             content=json.dumps(payload).encode(),
             headers=headers_for(route, scope, key, stream=False),
@@ -107,11 +108,9 @@ async def messages(
     send: Send,
     record: RequestRecord,
 ) -> None:
-    from hybridcc.proxy.app import _Sender, _with_disconnect
-
     stream = bool(body.get("stream"))
     url = route.base_url + "/v1/messages"
-    client = app._client()
+    client = app.upstream_client()
     request = client.build_request(
         "POST", url, content=json.dumps(prepare_body(route, body)).encode(),
         headers=headers_for(route, scope, key, stream=stream), timeout=timeout_for(route.provider.timeout),
@@ -131,7 +130,7 @@ async def messages(
             with contextlib.suppress(ValueError, AttributeError):
                 record.take_usage(json.loads(payload).get("usage"))
         record.status = status
-        await app._raw(send, status, payload, [h for h in _relay_headers(resp) if h[0] != b"content-type"])
+        await app.send_bytes(send, status, payload, [h for h in _relay_headers(resp) if h[0] != b"content-type"])
         return
 
     async def run(send: Send) -> None:
@@ -146,7 +145,9 @@ async def messages(
                     resp.status_code, await resp.aread(), provider=route.provider.name, model=route.model
                 )
                 record.status = status
-                await app._raw(send, status, payload, [h for h in _relay_headers(resp) if h[0] != b"content-type"])
+                await app.send_bytes(
+                    send, status, payload, [h for h in _relay_headers(resp) if h[0] != b"content-type"]
+                )
                 return
             record.status = 200
             await send(
@@ -156,7 +157,7 @@ async def messages(
                     "headers": _relay_headers(resp) or [(b"content-type", b"text/event-stream")],
                 }
             )
-            sender = _Sender(send)
+            sender = Sender(send)
             pinger = asyncio.ensure_future(sender.ping_loop(app.ping_interval))
             decoder = SSEDecoder()
             try:
@@ -182,7 +183,7 @@ async def messages(
         finally:
             await resp.aclose()
 
-    await _with_disconnect(receive, send, run)
+    await with_disconnect(receive, send, run)
 
 
 def _usage(data: str, record: RequestRecord) -> None:

@@ -22,8 +22,13 @@ class Route:
     model: str  # the name sent upstream
 
     @property
-    def wire(self) -> str:
-        return self.provider.api
+    def output_cap(self) -> int | None:
+        """The lowest of the provider's cap and, on the profile's own provider, the profile's."""
+        caps = [self.provider.max_output_tokens]
+        if self.provider.name == self.profile.provider:
+            caps.append(self.profile.max_output_tokens)
+        known = [c for c in caps if c]
+        return min(known) if known else None
 
 
 def _slot(profile: Profile, slot: str) -> str:

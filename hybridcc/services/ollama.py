@@ -21,10 +21,10 @@ from hybridcc.providers import is_local_url, ollama_base_url
 from hybridcc.services import leases
 from hybridcc.services.process import create_time, is_same_process, spawn_detached, stop_pid, tail
 from hybridcc.services.state import ServiceState, clear_state, read_state, write_state
+from hybridcc.versions import OLLAMA_NATIVE_MESSAGES, version_tuple
 
 SERVICE = "ollama"
 START_TIMEOUT = 30.0
-NATIVE_MESSAGES = (0, 14, 0)
 INSTALL_HINT = "install Ollama from https://ollama.com/download, or set `binary` under [ollama] in config.toml"
 
 
@@ -42,15 +42,7 @@ class OllamaStatus:
 
     @property
     def native_messages(self) -> bool:
-        return bool(self.version) and version_tuple(self.version or "0") >= NATIVE_MESSAGES
-
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    out: list[int] = []
-    for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        out.append(int(digits) if digits else 0)
-    return tuple(out)
+        return bool(self.version) and version_tuple(self.version or "0") >= OLLAMA_NATIVE_MESSAGES
 
 
 def base_url(config: Config) -> str:
@@ -61,23 +53,14 @@ def base_url(config: Config) -> str:
 
 
 def server_version(url: str, timeout: float = 1.0) -> str | None:
-    res = httpprobe.get(url + "/api/version", timeout=timeout)
-    if res is None or res.status != 200:
-        return None
-    try:
-        return str(res.json().get("version"))
-    except (ValueError, AttributeError):
-        return None
+    data = httpprobe.get_json(url + "/api/version", timeout=timeout)
+    return str(data["version"]) if isinstance(data, dict) and "version" in data else None
 
 
 def list_models(url: str, timeout: float = 5.0) -> list[str]:
-    res = httpprobe.get(url + "/api/tags", timeout=timeout)
-    if res is None or res.status != 200:
-        return []
-    try:
-        return [str(m["name"]) for m in res.json().get("models", [])]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return []
+    data = httpprobe.get_json(url + "/api/tags", timeout=timeout)
+    models = data.get("models") if isinstance(data, dict) else None
+    return [str(m["name"]) for m in models if isinstance(m, dict) and "name" in m] if isinstance(models, list) else []
 
 
 def status(config: Config, *, with_models: bool = False) -> OllamaStatus:
@@ -197,12 +180,8 @@ class ModelInfo:
 
 
 def show(url: str, model: str, timeout: float = 10.0) -> ModelInfo | None:
-    res = httpprobe.request("POST", url + "/api/show", body={"model": model}, timeout=timeout)
-    if res is None or res.status != 200:
-        return None
-    try:
-        data = res.json()
-    except ValueError:
+    data = httpprobe.get_json(url + "/api/show", timeout=timeout, method="POST", body={"model": model})
+    if not isinstance(data, dict):
         return None
     info = data.get("model_info") or {}
     ctx = next((int(v) for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)), None)

@@ -49,13 +49,7 @@ def _connect_host(host: str) -> str:
 
 def probe(host: str, port: int, timeout: float = 1.0) -> dict[str, Any] | None:
     """GET /health: the proxy's own answer, or None."""
-    res = httpprobe.get(f"http://{_connect_host(host)}:{port}/health", timeout=timeout)
-    if res is None or res.status != 200:
-        return None
-    try:
-        data = res.json()
-    except ValueError:
-        return None
+    data = httpprobe.get_json(f"http://{_connect_host(host)}:{port}/health", timeout=timeout)
     return data if isinstance(data, dict) and data.get("service") == "hybridcc-proxy" else None
 
 

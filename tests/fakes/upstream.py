@@ -99,26 +99,17 @@ def openai_json(
     return Reply(headers={"content-type": "application/json"}, body=json.dumps(data).encode())
 
 
+def _message_start(model: str, input_tokens: int) -> bytes:
+    message = {"id": "msg_up", "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": None,
+               "stop_sequence": None, "usage": {"input_tokens": input_tokens, "output_tokens": 1}}  # fmt: skip
+    return sse({"type": "message_start", "message": message}, "message_start")
+
+
 def anthropic_text_stream(
     text_parts: list[str], model: str = "m", *, input_tokens: int = 11, output_tokens: int = 4
 ) -> Reply:
     frames = [
-        sse(
-            {
-                "type": "message_start",
-                "message": {
-                    "id": "msg_up",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": model,
-                    "content": [],
-                    "stop_reason": None,
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": input_tokens, "output_tokens": 1},
-                },
-            },
-            "message_start",
-        ),
+        _message_start(model, input_tokens),
         sse(
             {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
             "content_block_start",
@@ -158,22 +149,7 @@ def anthropic_tool_stream(
 ) -> Reply:
     args = json.dumps(arguments)
     frames = [
-        sse(
-            {
-                "type": "message_start",
-                "message": {
-                    "id": "msg_up",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": model,
-                    "content": [],
-                    "stop_reason": None,
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": 30, "output_tokens": 1},
-                },
-            },
-            "message_start",
-        ),
+        _message_start(model, 30),
         sse(
             {
                 "type": "content_block_start",

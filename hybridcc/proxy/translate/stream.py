@@ -177,8 +177,13 @@ class StreamTranslator:
         self._tools = []
         self._tool_at = {}
 
-    def finish(self) -> bytes:
-        """The upstream ended (cleanly, with or without finish_reason): close everything."""
+    def finish(self, finish_reason: str | None = None) -> bytes:
+        """The upstream ended (cleanly, with or without finish_reason): close everything.
+
+        ``finish_reason`` stands in for one the upstream did not send (the local max_tokens probe).
+        """
+        if finish_reason and not self._finish:
+            self._finish = finish_reason
         out: list[bytes] = []
         if not self.started:
             out.append(self.start())
