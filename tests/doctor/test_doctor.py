@@ -26,18 +26,14 @@ from tests.fakes.upstream import (
     openai_text_stream,
     openai_tool_stream,
 )
-from tests.helpers import free_port
+from tests.helpers import free_port, write_script
 from tests.services.conftest import install_fake_ollama
 
 Cli = Callable[..., CliResult]
 
 
 def fake_claude(directory: Path, version: str = "2.1.197") -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    exe = directory / "claude"
-    exe.write_text(f'#!/bin/sh\necho "{version} (Claude Code)"\n')
-    exe.chmod(0o755)
-    return exe
+    return write_script(directory / "claude", f'echo "{version} (Claude Code)"\n')
 
 
 @pytest.fixture

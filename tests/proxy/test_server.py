@@ -324,6 +324,14 @@ def test_late_headers_then_error_becomes_event_error(keys: dict[str, str], start
     assert "load failed" in check(events, allow_error=True)["error"]["message"]
 
 
+def _assert_upstream_cancelled(up: FakeUpstream) -> None:
+    """The fake upstream saw its client (the proxy) go away mid-stream, within seconds."""
+    deadline = time.monotonic() + 5
+    while up.disconnects == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert up.disconnects == 1 and up.completed == 0
+
+
 def test_client_disconnect_cancels_upstream(keys: dict[str, str], start_proxy: Start, upstream: Up) -> None:
     chunks: list[bytes | float] = []
     for i in range(60):
@@ -336,10 +344,7 @@ def test_client_disconnect_cancels_upstream(keys: dict[str, str], start_proxy: S
         for part in r.iter_bytes():
             if b"t1 " in part:
                 break
-    deadline = time.monotonic() + 5
-    while up.disconnects == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert up.disconnects == 1 and up.completed == 0
+    _assert_upstream_cancelled(up)
 
 
 # -- passthrough ----------------------------------------------------------------------------------
@@ -470,10 +475,7 @@ def test_passthrough_client_disconnect_cancels_upstream(keys: dict[str, str], st
         for part in r.iter_bytes():
             if b"message_start" in part:
                 break
-    deadline = time.monotonic() + 5
-    while up.disconnects == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert up.disconnects == 1 and up.completed == 0
+    _assert_upstream_cancelled(up)
 
 
 def test_is_loopback() -> None:

@@ -12,17 +12,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import write_config
-from tests.helpers import free_port
+from tests.helpers import free_port, write_script
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "ollama_fake.py"
 
 
 def install_fake_ollama(bin_dir: Path) -> Path:
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    exe = bin_dir / "ollama"
-    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
-    exe.chmod(0o755)
-    return exe
+    return write_script(bin_dir / "ollama", f'exec "{sys.executable}" "{FAKE}" "$@"\n')
 
 
 @pytest.fixture
