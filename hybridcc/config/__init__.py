@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hybridcc.config.load import fingerprint, load_config, read_user_data
+from hybridcc.config.load import fingerprint, key_hashes, load_config, read_user_data
 from hybridcc.config.schema import Config, OllamaSettings, Profile, Provider, ProxySettings
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Provider",
     "ProxySettings",
     "fingerprint",
+    "key_hashes",
     "load_config",
     "read_user_data",
 ]

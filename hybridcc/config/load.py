@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +74,24 @@ def load_config(path: Path | None = None) -> Config:
 
 
 def fingerprint(config: Config) -> str:
-    """Changes when anything the proxy depends on changes: the config and the key values it sees.
-
-    Keys from env vars are folded in hashed (never stored), because a daemon started from a
-    shell without ``OPENROUTER_API_KEY`` must be restarted once the key appears.
-    """
-    h = hashlib.sha256(repr(config.__class__.__name__).encode())
-    h.update(repr((config.default_profile, config.providers, config.profiles, config.proxy)).encode())
-    for p in sorted(config.providers.values(), key=lambda p: p.name):
-        if p.api_key_env:
-            h.update(
-                p.api_key_env.encode() + b"=" + hashlib.sha256(os.environ.get(p.api_key_env, "").encode()).digest()
-            )
+    """Changes when anything in the config the proxy depends on changes."""
+    h = hashlib.sha256(
+        repr((config.default_profile, config.providers, config.profiles, config.proxy, config.ollama)).encode()
+    )
     return h.hexdigest()[:16]
+
+
+def key_hashes(config: Config, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A short hash of each provider key found in ``env`` (never the key): the proxy daemon reads
+    keys from the environment it was started with, so a caller holding a key the daemon lacks,
+    or a different one, means the daemon must be restarted with the caller's environment."""
+    environ = os.environ if env is None else env
+    out: dict[str, str] = {}
+    for provider in config.providers.values():
+        var = provider.api_key_env
+        if var and environ.get(var, "").strip():
+            out[var] = hashlib.sha256(environ[var].strip().encode()).hexdigest()[:16]
+    return out
 
 
 def get_profile(config: Config, name: str | None) -> Profile:

@@ -1,8 +1,9 @@
 """The proxy as a supervised daemon: start, stop, status, ensure, adopt, restart on config change.
 
-Config changes: a running proxy whose fingerprint (config + key values seen) no longer matches
-is restarted on the same port by the next command that needs it (`run`, `env`, `proxy start`);
-uvicorn's graceful shutdown lets requests in flight finish first.
+Config changes: a running proxy whose config fingerprint no longer matches, or that lacks a
+provider key the caller holds (or holds a different one), is restarted on the same port by the
+next command that needs it (`run`, `env`, `proxy start`); uvicorn's graceful shutdown lets
+requests in flight finish first. A caller without a key never restarts a daemon that has one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hybridcc import __version__, httpprobe, paths
-from hybridcc.config.load import fingerprint
+from hybridcc.config.load import fingerprint, key_hashes
 from hybridcc.config.schema import Config
 from hybridcc.errors import ServiceError
 from hybridcc.fsutil import file_lock
@@ -35,7 +36,7 @@ class ProxyStatus:
     running: bool  # the recorded process is alive and ours
     healthy: bool  # it answered GET /health as our proxy
     health: dict[str, Any] | None
-    current: bool  # its config fingerprint matches the config now
+    current: bool  # same config fingerprint, and every key the caller holds is the daemon's too
     leases: int
 
     @property
@@ -67,7 +68,10 @@ def status(config: Config) -> ProxyStatus:
     running = is_same_process(state)
     health = probe(state.host, state.port) if running else None
     healthy = bool(health and health.get("pid") == state.pid)
-    current = state.fingerprint == fingerprint(config)
+    theirs = state.extra.get("key_hashes", {})
+    current = state.fingerprint == fingerprint(config) and all(
+        theirs.get(k) == v for k, v in key_hashes(config).items()
+    )
     return ProxyStatus(state, running, healthy, health, current, n_leases)
 
 
@@ -145,7 +149,7 @@ def _spawn(config: Config, host: str, port: int, owner: str, *, allow_remote: bo
     state = ServiceState(
         service=SERVICE, pid=proc.pid, create_time=create_time(proc.pid) or time.time(), host=host, port=port,
         version=__version__, started_at=time.time(), owner=owner, fingerprint=fingerprint(config),
-        cmdline=psutil.Process(proc.pid).cmdline(),
+        cmdline=psutil.Process(proc.pid).cmdline(), extra={"key_hashes": key_hashes(config)},
     )  # fmt: skip
     write_state(state)
     return state
@@ -186,7 +190,7 @@ def _start_locked(
         new = _spawn(
             config, host, state.port, "user" if "user" in (owner, state.owner) else owner, allow_remote=allow_remote
         )
-        return new, "restarted (config changed)" if not st.current else "restarted (new hybridcc version)"
+        return new, "restarted (config or keys changed)" if not st.current else "restarted (new hybridcc version)"
     if state is not None:
         if st.running:
             stop_pid(state.pid, state.create_time, timeout=3)  # alive but not answering: replace it
@@ -198,7 +202,7 @@ def _start_locked(
     if wanted:
         adopted = _adopt(config, host, wanted, token)
         if adopted is not None:
-            if adopted.fingerprint == fingerprint(config):
+            if adopted.fingerprint == fingerprint(config) and not key_hashes(config):
                 return adopted, "adopted a running proxy"
             stop_pid(adopted.pid, adopted.create_time)
             clear_state(SERVICE)

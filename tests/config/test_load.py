@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from hybridcc.config import load_config
-from hybridcc.config.load import fingerprint, get_profile
+from hybridcc.config.load import fingerprint, get_profile, key_hashes
 from hybridcc.errors import ConfigError, ExitCode, NotFoundError
 from tests.conftest import write_config
 
@@ -115,11 +115,14 @@ def test_get_profile_unknown() -> None:
         get_profile(load_config(), "ghost")
 
 
-def test_fingerprint_follows_config_and_key_values(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fingerprint_follows_config_and_key_hashes_never_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     first = fingerprint(load_config())
     assert fingerprint(load_config()) == first
-    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-1")
-    second = fingerprint(load_config())
-    assert second != first
     write_config("[proxy]\nport = 9999\n")
-    assert fingerprint(load_config()) != second
+    assert fingerprint(load_config()) != first
+    assert key_hashes(load_config()) == {}
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-1")
+    hashes = key_hashes(load_config())
+    assert list(hashes) == ["OPENROUTER_API_KEY"] and "sk-or-1" not in hashes["OPENROUTER_API_KEY"]
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-2")
+    assert key_hashes(load_config()) != hashes

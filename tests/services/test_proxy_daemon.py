@@ -130,11 +130,18 @@ def test_config_change_restarts_on_next_start(
     assert json.loads(cli("proxy", "status", "--json").out)["config_current"] is False
     r = cli("proxy", "start")
     after = read_state("proxy")
-    assert "restarted (config changed)" in r.err
+    assert "restarted (config or keys changed)" in r.err
     assert before and after and after.pid != before.pid and after.port == before.port
     assert httpx.get(f"http://127.0.0.1:{after.port}/health").json()["default_profile"] == "gemini"
-    # a key appearing in the environment also counts as a change (the daemon reads keys from its env)
+    # a key appearing in the caller's environment also counts (the daemon reads keys from its env)
     monkeypatch.setenv("GEMINI_API_KEY", "g-key-123")
+    assert "restarted" in cli("proxy", "start").err
+    with_key = read_state("proxy")
+    # ...but a caller without that key (another shell) never restarts a daemon that has it
+    monkeypatch.delenv("GEMINI_API_KEY")
+    assert "already running" in cli("proxy", "start").err
+    assert read_state("proxy") == with_key
+    monkeypatch.setenv("GEMINI_API_KEY", "g-key-other")  # a different key does
     assert "restarted" in cli("proxy", "start").err
     svc.stop()
 
