@@ -171,6 +171,13 @@ class Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": "404 page not found"})
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that cancelled (pull Ctrl-C), as real Ollama shrugs it off
+        super().handle_error(request, client_address)
+
+
 def serve() -> int:
     host = os.environ.get("OLLAMA_HOST", "127.0.0.1:11434")
     if "://" in host:
@@ -179,7 +186,7 @@ def serve() -> int:
     delay = float(os.environ.get("FAKE_OLLAMA_START_DELAY", "0"))
     if delay:
         time.sleep(delay)
-    server = ThreadingHTTPServer((hostname or "127.0.0.1", int(port or 11434)), Handler)
+    server = QuietServer((hostname or "127.0.0.1", int(port or 11434)), Handler)
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     sys.stderr.write(f"[fake-ollama] listening on {hostname}:{port} (version {VERSION})\n")

@@ -187,6 +187,17 @@ def error_reply(status: int, body: Any, headers: dict[str, str] | None = None) -
     return Reply(status=status, headers={"content-type": "application/json", **(headers or {})}, body=raw)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client going away mid-answer is part of the tests, not an error to print."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeUpstream:
     def __init__(self, handler: Handler | None = None) -> None:
         self.handler: Handler = handler or (lambda _r: openai_text_stream(["hi"]))
@@ -245,7 +256,7 @@ class FakeUpstream:
 
             do_GET = do_POST = do_HEAD = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self.server = _QuietServer(("127.0.0.1", 0), _H)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
