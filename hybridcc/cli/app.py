@@ -10,7 +10,6 @@ from hybridcc import __version__
 
 app = typer.Typer(
     name="hybridcc",
-    help="Run Claude Code and Claude Agent SDK programs on any inference provider.",
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -31,10 +30,13 @@ def _root(
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors (or HYBRIDCC_DEBUG=1)."),
 ) -> None:
-    """Run Claude Code on any provider: profiles, a local Anthropic-API proxy, services, launcher.
+    """Run Claude Code and Claude Agent SDK programs on any inference provider.
 
-    Exit codes: 0 ok, 1 failure, 2 usage, 3 config, 4 not found, 5 missing key,
-    6 service, 7 missing tool (claude/ollama), 8 unusable model, 130 interrupted.
+    Start with `hybridcc init`, then `hybridcc run --provider NAME`; `hybridcc doctor` when
+    something is off.
+
+    Exit codes: 0 ok, 1 failure, 2 usage, 3 config, 4 not found, 5 missing key, 6 service,
+    7 missing tool (claude/ollama), 8 unusable model, 130 interrupted.
     """
     if debug:
         os.environ["HYBRIDCC_DEBUG"] = "1"
@@ -52,16 +54,17 @@ def _register() -> None:
         status_cmd,
     )
 
+    # Listed in `--help` in this order: the everyday commands first.
+    app.command("run", context_settings=run_cmd.CONTEXT, add_help_option=False)(run_cmd.run)
+    app.command("env")(env_cmds.env)
+    app.command("init")(config_cmds.init)
+    app.command("doctor")(doctor_cmd.doctor)
+    app.command("status")(status_cmd.status)
+    app.command("alias")(env_cmds.alias)
     app.add_typer(profile_cmds.app, name="profile")
     app.add_typer(config_cmds.app, name="config")
     app.add_typer(proxy_cmds.app, name="proxy")
     app.add_typer(ollama_cmds.app, name="ollama")
-    app.command("status")(status_cmd.status)
-    app.command("doctor")(doctor_cmd.doctor)
-    app.command("run", context_settings=run_cmd.CONTEXT, add_help_option=False)(run_cmd.run)
-    app.command("init")(config_cmds.init)
-    app.command("env")(env_cmds.env)
-    app.command("alias")(env_cmds.alias)
 
 
 _register()

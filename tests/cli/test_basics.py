@@ -186,3 +186,10 @@ def test_install_completion(hybridcc_exe: list[str], isolated_env: Path) -> None
     assert done.returncode == 0, done.stderr
     assert "hybridcc" in (isolated_env / ".bash_completions" / "hybridcc.sh").read_text()
     assert ".bash_completions/hybridcc.sh" in (isolated_env / ".bashrc").read_text()
+
+
+def test_cli_reference_is_fresh() -> None:
+    from hybridcc.cli.reference import render
+
+    committed = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    assert committed == render(), "docs/cli.md is stale: python -m hybridcc.cli.reference"

@@ -1,0 +1,58 @@
+"""docs/cli.md, generated from every command's --help (regenerate: python -m hybridcc.cli.reference).
+
+A test fails when the committed file differs from what this produces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Final
+
+COMMANDS: Final = (
+    [], ["run"], ["env"], ["init"], ["doctor"], ["status"], ["alias"],
+    ["profile"], ["profile", "list"], ["profile", "show"], ["profile", "add"], ["profile", "remove"], ["profile", "default"],
+    ["config"], ["config", "path"], ["config", "show"], ["config", "validate"], ["config", "edit"],
+    ["proxy"], ["proxy", "serve"], ["proxy", "start"], ["proxy", "stop"], ["proxy", "restart"], ["proxy", "status"], ["proxy", "logs"],
+    ["ollama"], ["ollama", "start"], ["ollama", "stop"], ["ollama", "status"], ["ollama", "models"], ["ollama", "pull"],
+)  # fmt: skip
+
+
+def help_text(words: list[str]) -> str:
+    from hybridcc.cli.main import main
+
+    buf = io.StringIO()
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # stable wrapping whatever the terminal
+    try:
+        with contextlib.redirect_stdout(buf):
+            main([*words, "--help"])
+    finally:
+        if old is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = old
+    return buf.getvalue().rstrip()
+
+
+def render() -> str:
+    parts = [
+        "# hybridcc command reference",
+        "",
+        "Generated from `--help` by `python -m hybridcc.cli.reference`; do not edit.",
+        "",
+    ]
+    for words in COMMANDS:
+        title = " ".join(["hybridcc", *words])
+        parts += [f"## `{title}`", "", "```text", help_text(words), "```", ""]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(), encoding="utf-8")
+    print(target)
