@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
-COMMANDS: Final = (
+COMMANDS: Final[tuple[list[str], ...]] = (
     [], ["run"], ["env"], ["init"], ["doctor"], ["status"], ["alias"],
     ["profile"], ["profile", "list"], ["profile", "show"], ["profile", "add"], ["profile", "remove"], ["profile", "default"],
     ["config"], ["config", "path"], ["config", "show"], ["config", "validate"], ["config", "edit"],
