@@ -290,3 +290,39 @@ def test_ollama_profile_starts_and_releases_services(
     assert read_state("proxy") is None and read_state("ollama") is None  # both were started for the session
     done, _ = _run(hybridcc_exe, ["--provider", "ollama", "--model", "gemma:2b"], tmp_path, env=env)
     assert done.returncode == 8 and "cannot call tools" in done.stderr and "qwen3-coder:30b" in done.stderr
+
+
+def test_proxy_killed_mid_session_comes_back(hybridcc_exe: list[str], tmp_path: Path) -> None:
+    """kill -9 of the proxy during `hybridcc run`: same port, same token, the client's retry succeeds."""
+    from hybridcc.services.state import read_state
+    from tests.fakes.upstream import FakeUpstream, openai_json
+
+    with FakeUpstream(lambda r: openai_json("alive")) as up:
+        write_config(
+            f'[proxy]\nport = 0\n[providers.up]\napi = "openai"\nbase_url = "{up.url}/v1"\n[profiles.up]\nprovider = "up"\nmodel = "m"\n'
+        )
+        out = tmp_path / "standin.json"
+        env = {**os.environ, "STANDIN_OUT": str(out), "STANDIN_MODE": "twice"}
+        proc = subprocess.Popen([*hybridcc_exe, "run", "--provider", "up", "--claude-path", str(standin(tmp_path))], env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not Path(f"{out}.first").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        before = read_state("proxy")
+        assert before is not None
+        os.kill(before.pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 5:
+            now = read_state("proxy")
+            if now is not None and now.pid != before.pid:
+                break
+            time.sleep(0.05)
+        recovered_in = time.monotonic() - t0
+        Path(f"{out}.go").write_text("1")
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert recovered_in < 2.5, recovered_in
+    assert now is not None and now.port == before.port
+    assert stdout.count("alive") == 2  # the request after the crash went through, with the same token
+    assert "restarted it on port" in stderr
+    assert read_state("proxy") is None

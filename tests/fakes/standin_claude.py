@@ -7,6 +7,8 @@ STANDIN_MODE=exit:N | sleep | trap | request | kill:SIG
   trap     on SIGTERM/SIGHUP write the signal to STANDIN_OUT.sig and exit 100+N
   request  POST one message to $ANTHROPIC_BASE_URL/v1/messages with $ANTHROPIC_AUTH_TOKEN, print the answer
   kill:N   send itself signal N
+  twice    request, write STANDIN_OUT.first, wait for STANDIN_OUT.go, request again retrying
+           like Claude Code (up to 6 tries, 0.5 s apart), print both answers
 """
 
 from __future__ import annotations
@@ -52,16 +54,41 @@ def main() -> int:
         os.kill(os.getpid(), int(arg))
         time.sleep(5)
         return 1
+    if kind == "twice":
+        first = _request()
+        Path(f"{out}.first").write_text(first)
+        deadline = time.monotonic() + 30
+        while not Path(f"{out}.go").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(first)
+        for attempt in range(6):
+            try:
+                print(_request())
+                return 0
+            except OSError:
+                if attempt == 5:
+                    raise
+                time.sleep(0.5)
     if kind == "request":
-        body = json.dumps({"model": os.environ.get("ANTHROPIC_MODEL", "x"), "max_tokens": 50,
-                           "messages": [{"role": "user", "content": "hi"}]}).encode()  # fmt: skip
-        req = urllib.request.Request(  # noqa: S310
-            os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages", data=body, method="POST",
-                                     headers={"authorization": "Bearer " + os.environ["ANTHROPIC_AUTH_TOKEN"], "content-type": "application/json"})  # fmt: skip
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - the proxy's own loopback URL
-            print(resp.read().decode())
+        print(_request())
         return 0
     return 2
+
+
+def _request() -> str:
+    """One message to the proxy, as claude would send it (its base URL and token)."""
+    body = json.dumps(
+        {
+            "model": os.environ.get("ANTHROPIC_MODEL", "x"),
+            "max_tokens": 50,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+    )
+    headers = {"authorization": "Bearer " + os.environ["ANTHROPIC_AUTH_TOKEN"], "content-type": "application/json"}
+    url = os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages"  # the proxy, on loopback
+    req = urllib.request.Request(url, data=body.encode(), method="POST", headers=headers)  # noqa: S310
+    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+        return str(resp.read().decode())
 
 
 if __name__ == "__main__":
