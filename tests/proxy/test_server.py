@@ -483,3 +483,23 @@ def test_is_loopback() -> None:
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and is_loopback("127.0.0.2")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2") and not is_loopback("example.com")
+
+
+def test_upstream_timeout_before_first_byte_is_529(keys: dict[str, str], start_proxy: Start) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts, never answers
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        text = config_text(url, url).replace(
+            'api_key_env = "FAKE_OPENAI_KEY"', 'api_key_env = "FAKE_OPENAI_KEY"\ntimeout = 1', 1
+        )
+        proxy = start_proxy(text)
+        t0 = time.monotonic()
+        r = proxy.post("/v1/messages", MSG)
+        assert time.monotonic() - t0 < 10
+        assert r.status_code == 529
+        err = r.json()["error"]
+        assert err["type"] == "overloaded_error" and "timed out" in err["message"] and url in err["message"]
+    finally:
+        silent.close()
