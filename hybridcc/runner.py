@@ -199,7 +199,6 @@ class Prepared:
     plan: LaunchPlan
     claude: ClaudeExe
     argv: list[str]
-    env: dict[str, str]
     services: list[str]  # what was (or would be) started, for --dry-run and messages
 
 
@@ -244,7 +243,7 @@ def run(
             str(claude.path),
             *(merge_settings_arg(options.claude_args, p.env) if p.via_proxy else options.claude_args),
         ]
-        prepared = Prepared(p, claude, argv, apply(p.env), services)
+        prepared = Prepared(p, claude, argv, services)
         if dry_run_out:
             dry_run_out(prepared)
         return 0

@@ -12,6 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.fakes.upstream import FakeUpstream, Handler
+
 # Variables from the developer's shell that would change what hybridcc or claude does.
 _SCRUB_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "OPENROUTER_", "DEEPSEEK_", "GEMINI_", "OPENAI_", "OLLAMA_", "HYBRIDCC_")
 _SCRUB = {
@@ -108,3 +110,18 @@ def write_config(text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def upstream() -> Iterator[Callable[[Handler], FakeUpstream]]:
+    """Scripted fake providers on 127.0.0.1 (tests/fakes/upstream.py), shut down after the test."""
+    servers: list[FakeUpstream] = []
+
+    def make(handler: Handler) -> FakeUpstream:
+        fake = FakeUpstream(handler).__enter__()
+        servers.append(fake)
+        return fake
+
+    yield make
+    for s in servers:
+        s.__exit__(None, None, None)

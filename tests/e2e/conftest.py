@@ -18,7 +18,6 @@ import pytest
 
 from hybridcc.claude import TESTED_CLAUDE_VERSION
 from tests.conftest import write_config
-from tests.fakes.upstream import FakeUpstream, Handler
 from tests.helpers import IN_CI
 
 # Read before the autouse fixture scrubs HYBRIDCC_* and HOME.
@@ -91,20 +90,6 @@ def run_claude(claude_exe: str, isolated_env: Path, tmp_path: Path) -> Callable[
         return ClaudeRun(done.returncode, events, done.stdout, done.stderr)
 
     return run
-
-
-@pytest.fixture
-def e2e_upstream() -> Callable[[Handler], FakeUpstream]:
-    servers: list[FakeUpstream] = []
-
-    def make(handler: Handler) -> FakeUpstream:
-        fake = FakeUpstream(handler).__enter__()
-        servers.append(fake)
-        return fake
-
-    yield make  # type: ignore[misc]
-    for s in servers:
-        s.__exit__(None, None, None)
 
 
 def e2e_config(openai_url: str = "http://127.0.0.1:9", anthropic_url: str = "http://127.0.0.1:9") -> None:

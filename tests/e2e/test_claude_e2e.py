@@ -67,8 +67,8 @@ def _no_claude_model_upstream(up: FakeUpstream) -> None:
     assert models and not any("claude" in m.lower() for m in models), models
 
 
-def test_openai_wire_tool_round_trip(run_claude: Run, e2e_upstream: Up) -> None:
-    up = e2e_upstream(_openai_agent)
+def test_openai_wire_tool_round_trip(run_claude: Run, upstream: Up) -> None:
+    up = upstream(_openai_agent)
     e2e_config(openai_url=up.url)
     res = run_claude("fake-openai", ["-p", "Run the marker command with Bash.", *STREAM_ARGS])
     assert res.code == 0, res.stderr
@@ -83,8 +83,8 @@ def test_openai_wire_tool_round_trip(run_claude: Run, e2e_upstream: Up) -> None:
     assert read_state("proxy") is None  # the proxy started for this session is gone
 
 
-def test_anthropic_wire_passthrough_round_trip(run_claude: Run, e2e_upstream: Up) -> None:
-    up = e2e_upstream(_anthropic_agent)
+def test_anthropic_wire_passthrough_round_trip(run_claude: Run, upstream: Up) -> None:
+    up = upstream(_anthropic_agent)
     e2e_config(anthropic_url=up.url)
     res = run_claude("fake-anthropic", ["-p", "Run the marker command with Bash.", *STREAM_ARGS])
     assert res.code == 0, res.stderr
@@ -101,7 +101,7 @@ def _texts(body: dict[str, Any]) -> str:
     return json.dumps(body.get("messages", []))
 
 
-def test_resume_and_fork_replay_history(run_claude: Run, e2e_upstream: Up) -> None:
+def test_resume_and_fork_replay_history(run_claude: Run, upstream: Up) -> None:
     counter = {"n": 0}
 
     def handle(r: RecordedRequest) -> Reply:
@@ -113,7 +113,7 @@ def test_resume_and_fork_replay_history(run_claude: Run, e2e_upstream: Up) -> No
         counter["n"] += 1
         return openai_text_stream([f"answer number {counter['n']}"])
 
-    up = e2e_upstream(handle)
+    up = upstream(handle)
     e2e_config(openai_url=up.url)
     first = run_claude("fake-openai", ["-p", "remember the word PAPAYA", "--output-format", "json"])
     assert first.code == 0, first.stderr
@@ -133,8 +133,8 @@ def test_resume_and_fork_replay_history(run_claude: Run, e2e_upstream: Up) -> No
     assert "PAPAYA" in replay and "what was the word?" in replay and "and now?" in replay
 
 
-def test_failing_upstream_exit_code_propagates(run_claude: Run, e2e_upstream: Up, tmp_path: Path) -> None:
-    up = e2e_upstream(
+def test_failing_upstream_exit_code_propagates(run_claude: Run, upstream: Up, tmp_path: Path) -> None:
+    up = upstream(
         lambda r: error_reply(
             400, {"error": {"message": "this provider rejects everything", "type": "invalid_request_error"}}
         )
@@ -164,8 +164,8 @@ def test_failing_upstream_exit_code_propagates(run_claude: Run, e2e_upstream: Up
     assert read_state("proxy") is None
 
 
-def test_background_and_subagent_requests_never_name_claude_models(run_claude: Run, e2e_upstream: Up) -> None:
-    up = e2e_upstream(_openai_agent)
+def test_background_and_subagent_requests_never_name_claude_models(run_claude: Run, upstream: Up) -> None:
+    up = upstream(_openai_agent)
     e2e_config(openai_url=up.url)
     res = run_claude("fake-openai", ["-p", "Run the marker command with Bash.", *STREAM_ARGS])
     assert res.code == 0, res.stderr

@@ -16,7 +16,6 @@ from hybridcc.proxy.app import ProxyApp
 from hybridcc.proxy.server import bind_socket, setup_logging
 from hybridcc.token import ensure_token
 from tests.conftest import write_config
-from tests.fakes.upstream import FakeUpstream, Handler
 
 
 @dataclass
@@ -123,17 +122,3 @@ def start_proxy() -> Iterator[Callable[..., RunningProxy]]:
     for server, thread in running:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-@pytest.fixture
-def upstream() -> Iterator[Callable[[Handler], FakeUpstream]]:
-    servers: list[FakeUpstream] = []
-
-    def make(handler: Handler) -> FakeUpstream:
-        fake = FakeUpstream(handler).__enter__()
-        servers.append(fake)
-        return fake
-
-    yield make
-    for s in servers:
-        s.__exit__(None, None, None)

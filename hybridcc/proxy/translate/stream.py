@@ -46,7 +46,6 @@ class StreamTranslator:
         self._finish: str | None = None
         self._usage: dict[str, int] | None = None
         self._out_chars = 0
-        self.text_emitted = False
         self.had_tools = False
         self.stop_reason: str | None = None
         self.final_usage: dict[str, int] | None = None
@@ -91,8 +90,6 @@ class StreamTranslator:
         self._out_chars += len(text)
         delta = {"type": "text_delta", "text": text} if kind == "text" else {"type": "thinking_delta", "thinking": text}
         out.append(encode("content_block_delta", {"type": "content_block_delta", "index": self._index, "delta": delta}))
-        if kind == "text":
-            self.text_emitted = True
 
     # -- input --------------------------------------------------------------------------
     def feed(self, chunk: dict[str, Any]) -> bytes:
