@@ -1,4 +1,9 @@
-"""Shell aliases per profile (`cc-ollama` → `hybridcc run --provider ollama`) and their install."""
+"""Shell aliases per profile (`cc-ollama` → `hybridcc run --profile ollama`) and their install.
+
+An alias does not end in `--`: `cc-NAME --dry-run` reaches hybridcc, while everything hybridcc
+does not know still reaches claude. Installed blocks are rewritten when profiles are added or
+removed (:func:`refresh_installed`), so an alias never names a profile that is gone.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,23 @@ from pathlib import Path
 from typing import Final
 
 from hybridcc import paths
+from hybridcc.errors import UsageError
 from hybridcc.fsutil import atomic_write
 
 SHELLS: Final = ("bash", "zsh", "fish")
 BEGIN: Final = "# >>> hybridcc aliases >>>"
 END: Final = "# <<< hybridcc aliases <<<"
-_SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
+# A profile name must work as an alias name, in the proxy's /p/NAME path and unquoted in a shell.
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def check_profile_name(name: str) -> None:
+    """Raise a usage error unless ``name`` can be a profile name (see ``_SAFE``)."""
+    if not _SAFE.match(name) or len(name) > 64:
+        raise UsageError(
+            f'"{name}" cannot be a profile name',
+            hint="use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 64)",
+        )
 
 
 def alias_name(profile: str) -> str:
@@ -25,9 +41,9 @@ def alias_lines(profiles: list[str], shell: str) -> list[str]:
         if not _SAFE.match(name):  # a name a shell would need quoting for gets no alias
             continue
         if shell == "fish":
-            out.append(f"function {alias_name(name)} --wraps claude; hybridcc run --provider {name} -- $argv; end")
+            out.append(f"function {alias_name(name)} --wraps claude; hybridcc run --profile {name} $argv; end")
         else:
-            out.append(f"alias {alias_name(name)}='hybridcc run --provider {name} --'")
+            out.append(f"alias {alias_name(name)}='hybridcc run --profile {name}'")
     return out
 
 
@@ -54,3 +70,17 @@ def install(profiles: list[str], shell: str, rc: Path | None = None) -> tuple[Pa
         return rc, False
     atomic_write(rc, new_text, backup=rc.exists())
     return rc, True
+
+
+def refresh_installed(profiles: list[str]) -> list[Path]:
+    """Rewrite the alias block in every rc file that already has one; returns the files changed."""
+    changed: list[Path] = []
+    for shell in SHELLS:
+        rc = paths.shell_rc_file(shell)
+        try:
+            has_block = BEGIN in rc.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if has_block and install(profiles, shell, rc)[1]:
+            changed.append(rc)
+    return changed

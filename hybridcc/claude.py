@@ -9,14 +9,20 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from hybridcc import paths
 from hybridcc.errors import MissingToolError
+from hybridcc.versions import version_tuple
 
-# The Claude Code version the end-to-end tests run against (.ci/run installs exactly this one);
-# doctor warns about older ones.
-TESTED_CLAUDE_VERSION: Final = "2.1.197"
+# The Claude Code releases the end-to-end tests run against in CI (.ci/run installs both): the
+# oldest one hybridcc supports and the newest one it was tested with. scripts/e2e-newest tries
+# npm's newest release; README "Claude Code versions" says how a maintainer bumps NEWEST_TESTED.
+OLDEST_TESTED: Final = "2.1.197"
+NEWEST_TESTED: Final = "2.1.332"
+TESTED_VERSIONS: Final = (OLDEST_TESTED, NEWEST_TESTED)
+# doctor warns about a claude older than this (the oldest tested release).
+TESTED_CLAUDE_VERSION: Final = OLDEST_TESTED
 INSTALL_HINT: Final = "install it with `npm install -g @anthropic-ai/claude-code`, or pass --claude-path"
 
 
@@ -95,3 +101,20 @@ def claude_version(path: Path, timeout: float = 15.0) -> str | None:
         return None
     m = _VERSION.search(done.stdout)
     return m.group(1) if m else None
+
+
+TestedFit = Literal["older", "tested", "newer"]
+
+
+def tested_fit(version: str) -> TestedFit:
+    """Where ``version`` lies against the tested range: older than it, inside it, or newer.
+
+    Newer releases usually work (gateways break on new request fields, not on every release);
+    older ones miss fixes hybridcc relies on.
+    """
+    v = version_tuple(version)
+    if v < version_tuple(OLDEST_TESTED):
+        return "older"
+    if v > version_tuple(NEWEST_TESTED):
+        return "newer"
+    return "tested"

@@ -62,3 +62,17 @@ class MissingToolError(HybridccError):
 
 class ModelError(HybridccError):
     exit_code = ExitCode.MODEL
+
+
+class UsageError(HybridccError):
+    """A bad command line (unknown choice, missing value, out-of-range number): exit 2, like click."""
+
+    exit_code = ExitCode.USAGE
+
+
+def did_you_mean(word: str, known: list[str] | tuple[str, ...]) -> str:
+    """' (did you mean "x"?)' for a near miss among ``known``, else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""

@@ -1,4 +1,4 @@
-"""A tiny blocking HTTP GET for health probes: stdlib only, so the CLI's start-up stays fast."""
+"""A tiny blocking HTTP client for health probes: stdlib only, so the CLI's start-up stays fast."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def request(
         conn.request(method, path, body=payload, headers=hdrs)
         resp = conn.getresponse()
         return ProbeResult(resp.status, resp.read())
-    except (OSError, http.client.HTTPException):
+    except (OSError, http.client.HTTPException, ValueError):
+        # ValueError: a header value http.client refuses (e.g. a token that is not latin-1)
         return None
     finally:
         conn.close()

@@ -109,6 +109,12 @@ def claude_install_candidates() -> list[Path]:
     return [home / ".claude" / "local" / "claude", home / ".local" / "bin" / "claude"]
 
 
+def claude_projects_dir() -> Path:
+    """Where Claude Code keeps session transcripts (``$CLAUDE_CONFIG_DIR`` or ``~/.claude``)."""
+    root = os.environ.get("CLAUDE_CONFIG_DIR")
+    return (Path(root).expanduser() if root else Path.home() / ".claude") / "projects"
+
+
 def claude_settings_files(cwd: Path) -> list[Path]:
     """Settings files whose ``env`` block overrides a launcher's environment (user, project)."""
     config_home = (

@@ -1,93 +1,14 @@
-"""The provider quirks table, key resolution, and provider endpoint helpers.
-
-Per-provider differences live in one table (:data:`QUIRKS`) instead of ``if provider == …``
-scattered through the translator; a provider row in config picks its row with ``quirks = …``.
-"""
+"""Provider key resolution and endpoint helpers (the quirks table is :mod:`hybridcc.config.quirks`)."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import subprocess
-from dataclasses import dataclass
-from typing import Final, Literal
 from urllib.parse import urlsplit
 
 from hybridcc.config.schema import OllamaSettings, Provider
 from hybridcc.errors import AuthError
-
-# JSON-schema keywords Gemini's OpenAI endpoint rejects in tool parameters (shared/PROTOCOL.md).
-GEMINI_SCHEMA_DROP: Final = frozenset(
-    {
-        "$schema", "additionalProperties", "propertyNames", "$comment", "$id", "patternProperties",
-        "exclusiveMinimum", "exclusiveMaximum", "const", "default", "examples", "$ref", "$defs",
-        "definitions", "unevaluatedProperties", "contentEncoding", "contentMediaType", "if", "then",
-        "else", "dependentRequired", "dependentSchemas", "minContains", "maxContains", "title",
-    }
-)  # fmt: skip
-# Gemini accepts only these string formats; others are dropped.
-GEMINI_FORMATS: Final = frozenset({"enum", "date-time"})
-
-ReasoningParam = Literal["none", "reasoning_effort", "openrouter"]
-
-
-@dataclass(frozen=True)
-class Quirks:
-    """How one family of providers differs from the plain OpenAI / Anthropic wire."""
-
-    name: str
-    auth: Literal["x-api-key", "bearer"] = "bearer"  # Anthropic-wire auth header form
-    schema_drop: frozenset[str] = frozenset()  # JSON-schema keywords to remove from tool schemas
-    allowed_formats: frozenset[str] | None = None  # None: keep every "format"
-    reasoning_param: ReasoningParam = "none"  # how `thinking` is expressed upstream
-    replay_reasoning: bool = False  # send thinking back as `reasoning_content` (DeepSeek)
-    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    system_in_place: bool = True  # mid-conversation system messages stay system messages
-    tool_result_images: bool = True  # images inside tool results may be sent as image parts
-    send_user: bool = True  # metadata.user_id → `user`
-    top_k: bool = False
-    # Anthropic-wire passthrough: request fields and content-block keys the provider rejects.
-    strip_fields: frozenset[str] = frozenset()
-    strip_cache_control: bool = False
-    local_count_tokens: bool = False  # provider has no /v1/messages/count_tokens
-
-
-QUIRKS: Final[dict[str, Quirks]] = {
-    q.name: q
-    for q in (
-        Quirks("generic"),
-        Quirks("openai", max_tokens_field="max_completion_tokens"),
-        Quirks("openrouter", reasoning_param="openrouter", top_k=True),
-        Quirks(
-            "gemini",
-            schema_drop=GEMINI_SCHEMA_DROP,
-            allowed_formats=GEMINI_FORMATS,
-            reasoning_param="reasoning_effort",
-            system_in_place=False,
-            send_user=False,
-        ),
-        Quirks("deepseek", auth="x-api-key", replay_reasoning=True, local_count_tokens=True),
-        Quirks("anthropic", auth="x-api-key"),
-        Quirks(
-            "ollama",
-            top_k=True,
-            tool_result_images=False,
-            strip_fields=frozenset({"tool_choice", "context_management"}),
-            strip_cache_control=True,
-            local_count_tokens=True,
-        ),
-        Quirks("moonshot", auth="bearer", local_count_tokens=True),
-    )
-}
-
-
-def quirks_for(provider: Provider) -> Quirks:
-    q = QUIRKS.get(provider.quirks, QUIRKS["generic"])
-    if provider.auth and provider.auth != q.auth:
-        from dataclasses import replace
-
-        q = replace(q, auth=provider.auth)
-    return q
 
 
 def key_source(provider: Provider) -> str:

@@ -1,7 +1,8 @@
 """`hybridcc run`: prepare services, launch `claude` as a foreground child, clean up after it.
 
 Everything here works without the CLI: :func:`run` is the keyword-only entry point, and the
-pieces (argument splitting, settings merging, the child loop) are separate for the tests.
+pieces (settings merging, the settings file, the child loop) are separate for the tests.
+The profile is resolved once and :func:`prepare` is shared by `run` and `run --dry-run`.
 """
 
 from __future__ import annotations
@@ -11,86 +12,26 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hybridcc import paths
 from hybridcc.claude import ClaudeExe, find_claude
-from hybridcc.config.schema import Config
+from hybridcc.config.schema import Config, Profile
 from hybridcc.envplan import ROUTING_VARS, EnvMap, LaunchPlan, apply, masked, settings_json
 from hybridcc.errors import HybridccError
+from hybridcc.run_args import RunOptions
 
 Report = Callable[[str], None]
 
-# --- arguments --------------------------------------------------------------------------------
 
-_VALUE_OPTS = {
-    "--provider": "provider",
-    "--model": "model",
-    "--small-model": "small_model",
-    "--claude-path": "claude_path",
-}
-_FLAG_OPTS = {
-    "--dry-run": "dry_run",
-    "--proxy": "force_proxy",
-    "--force": "force_model",
-    "--help": "help",
-    "-h": "help",
-}
+def merge_settings(claude_args: list[str], env: EnvMap) -> tuple[dict[str, Any], list[str]]:
+    """Our env goes in the session's settings so no settings file's ``env`` block can override it.
 
-
-@dataclass
-class RunOptions:
-    provider: str | None = None
-    model: str | None = None
-    small_model: str | None = None
-    claude_path: str | None = None
-    dry_run: bool = False
-    force_proxy: bool = False
-    force_model: bool = False
-    help: bool = False
-    claude_args: list[str] = field(default_factory=list)
-
-
-def split_args(argv: Sequence[str]) -> RunOptions:
-    """hybridcc's own options out of ``argv``; everything else, in order, for `claude`.
-
-    hybridcc's options are recognised only before a ``--``; after it every word goes to
-    `claude` verbatim (use it for a prompt that looks like one of hybridcc's options).
-    """
-    opts = RunOptions()
-    i = 0
-    args = list(argv)
-    while i < len(args):
-        word = args[i]
-        if word == "--":
-            opts.claude_args.extend(args[i + 1 :])
-            break
-        name, eq, inline = word.partition("=")
-        if name in _VALUE_OPTS:
-            if eq:
-                value = inline
-            else:
-                if i + 1 >= len(args):
-                    raise HybridccError(f"{name} needs a value", hint=f"hybridcc run {name} VALUE [-- claude args…]")
-                i += 1
-                value = args[i]
-            setattr(opts, _VALUE_OPTS[name], value)
-        elif word in _FLAG_OPTS:
-            setattr(opts, _FLAG_OPTS[word], True)
-        else:
-            opts.claude_args.append(word)
-        i += 1
-    return opts
-
-
-def merge_settings_arg(claude_args: list[str], env: EnvMap) -> list[str]:
-    """Our env goes in a ``--settings`` JSON so no settings file's ``env`` block can override it.
-
-    A ``--settings`` the user passed (JSON text or a file) is merged, not duplicated: their
-    keys are kept, and our routing variables win inside ``env``.
+    A ``--settings`` the user passed (JSON text or a file) is merged, not duplicated: their keys
+    are kept, and our routing variables win inside ``env``. Returns (settings, other args).
     """
     ours = json.loads(settings_json(env))
     out: list[str] = []
@@ -110,27 +51,58 @@ def merge_settings_arg(claude_args: list[str], env: EnvMap) -> list[str]:
         i += 1
     merged = dict(user_settings or {})
     merged["env"] = {**(merged.get("env") or {}), **ours["env"]}
-    return ["--settings", json.dumps(merged, separators=(",", ":")), *out]
+    return merged, out
+
+
+@contextlib.contextmanager
+def settings_file(settings: dict[str, Any]) -> Iterator[Path]:
+    """The session's settings in a 0600 file in the state directory, for ``--settings FILE``.
+
+    It holds the proxy token, which must not be on `claude`'s command line (/proc/PID/cmdline is
+    world-readable, issue 11 item 2). Named after our pid; removed when the session ends, and a
+    file whose hybridcc died (kill -9) is removed by the next `run`.
+    """
+    import psutil
+
+    from hybridcc.fsutil import atomic_write
+
+    folder = paths.state_dir() / "sessions"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for old in folder.glob("settings-*.json"):
+        pid = old.stem.removeprefix("settings-")
+        if not (pid.isdigit() and psutil.pid_exists(int(pid))):
+            with contextlib.suppress(OSError):
+                old.unlink()
+    path = folder / f"settings-{os.getpid()}.json"
+    atomic_write(path, json.dumps(settings, separators=(",", ":")), mode=0o600)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _load_settings(value: str) -> dict[str, Any]:
+    from hybridcc.errors import UsageError  # a bad --settings is a usage error: exit 2 (issue 12 item 8)
+
     text = value
     if not value.lstrip().startswith("{"):
         try:
             text = Path(value).expanduser().read_text(encoding="utf-8")
         except OSError as exc:
-            raise HybridccError(f"--settings {value}: cannot read it ({exc.strerror})") from exc
+            raise UsageError(f"--settings {value}: cannot read it ({exc.strerror})") from exc
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise HybridccError(f"--settings {value[:60]}: not valid JSON ({exc})") from exc
+        raise UsageError(f"--settings {value[:60]}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
-        raise HybridccError("--settings must be a JSON object")
+        raise UsageError("--settings must be a JSON object")
     return data
 
 
 def settings_conflicts(env: EnvMap, cwd: Path) -> list[str]:
-    """Settings files whose ``env`` block sets a variable we route with (a plain `claude` would obey them)."""
+    """Settings files whose ``env`` block sets a variable we route with (a plain `claude` would obey
+    them). The one implementation: doctor calls it too (issue 10, "each fact once")."""
     found: list[str] = []
     for path in paths.claude_settings_files(cwd):
         try:
@@ -191,15 +163,69 @@ def run_child(argv: Sequence[str], env: dict[str, str], *, on_tick: Callable[[],
             signal.signal(sig, handler)
 
 
+def last_session_id(cwd: Path, since: float) -> str | None:
+    """The id of the session `claude` just wrote in ``cwd`` (its newest transcript), if any.
+
+    Claude Code prints ``claude --resume <id>`` on exit, which fails outside hybridcc ("Not
+    logged in"); hybridcc prints its own equivalent (issue 12 item 4).
+    """
+    folder = paths.claude_projects_dir() / str(cwd.resolve()).replace("/", "-").replace(".", "-")
+    try:
+        newest = max(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+    except (OSError, ValueError):
+        return None
+    return newest.stem if newest.stat().st_mtime >= since else None
+
+
 # --- the whole run ----------------------------------------------------------------------------
 
 
 @dataclass
 class Prepared:
+    profile: Profile
     plan: LaunchPlan
     claude: ClaudeExe
-    argv: list[str]
+    settings: dict[str, Any] | None  # None: `claude` runs untouched (direct anthropic)
+    args: list[str]  # claude's arguments, without our --settings
     services: list[str]  # what was (or would be) started, for --dry-run and messages
+
+    def argv(self, settings_path: Path | None) -> list[str]:
+        head = [str(self.claude.path)]
+        if self.settings is not None and settings_path is not None:
+            head += ["--settings", str(settings_path)]
+        return head + self.args
+
+
+def prepare(config: Config, options: RunOptions, *, port: int | None, token: str) -> Prepared:
+    """Resolve the profile, find claude, build the plan: shared by `run` and `run --dry-run`."""
+    from hybridcc.config.load import get_profile
+    from hybridcc.envplan import plan
+    from hybridcc.errors import ConfigError
+    from hybridcc.policy import is_local_profile, project_sensitive, select_provider
+
+    marker = project_sensitive(Path.cwd())
+    local_only = options.sensitive or marker is not None
+    name, model = options.provider, options.model
+    if name is None and (local_only or options.complexity):
+        name, chosen = select_provider(options.complexity or "medium", local_only, config=config)  # type: ignore[arg-type]
+        model = model or chosen
+    profile = get_profile(config, name)
+    if local_only and not is_local_profile(config, profile):
+        why = f"{marker} marks this project sensitive" if marker else "--sensitive"
+        raise ConfigError(f"profile {profile.name} is not local and {why}",
+                          hint="pick a local profile (-P NAME), or declare its host private: [providers.X] local = true")  # fmt: skip
+    claude = find_claude(options.claude_path, config.claude_path)
+    p = plan(config, profile, token=token, port=port, model=model, small_model=options.small_model,
+             force_proxy=options.force_proxy or local_only, local_only=local_only)  # fmt: skip
+    if not p.via_proxy:
+        return Prepared(profile, p, claude, None, list(options.claude_args), [])
+    settings, args = merge_settings(options.claude_args, p.env)
+    if local_only or profile.privacy == "local":
+        from hybridcc.envplan import PRIVACY_DENIED_TOOLS
+
+        permissions = settings.setdefault("permissions", {})
+        permissions["deny"] = list(dict.fromkeys([*permissions.get("deny", []), *PRIVACY_DENIED_TOOLS]))
+    return Prepared(profile, p, claude, settings, args, [])
 
 
 def run(
@@ -211,46 +237,55 @@ def run(
     dry_run_out: Callable[[Prepared], None] | None = None,
 ) -> int:
     """Ensure services, launch `claude`, wait, release; returns `claude`'s exit code."""
-    from hybridcc.config.load import get_profile
-    from hybridcc.launch import direct_anthropic, plan
+    import time
+
     from hybridcc.providers import resolve_key
-    from hybridcc.token import ensure_token
+    from hybridcc.proxy_token import ensure_token
 
-    profile = get_profile(config, options.provider)
-    claude = find_claude(options.claude_path, config.claude_path)
-    provider = config.providers[profile.provider]
-    direct = not options.force_proxy and direct_anthropic(config, profile.name)
-    if not direct:
-        resolve_key(provider)  # fail fast, naming the variable, before anything starts
-    uses_ollama = provider.api == "ollama"
-
+    token = ensure_token()
     if options.dry_run:
-        from hybridcc.services import ollama as ollama_svc
         from hybridcc.services import proxy as proxy_svc
 
-        services: list[str] = []
-        port = None
-        if not direct:
-            pst = proxy_svc.status(config)
-            port = pst.state.port if pst.healthy and pst.state else None
-            services.append("proxy: running" if pst.healthy else "proxy: would start")
-            if uses_ollama:
+        pst = proxy_svc.status(config)
+        port = pst.state.port if pst.healthy and pst.state else None
+        prepared = prepare(config, options, port=port, token=token)
+        if prepared.plan.via_proxy and port is None and config.proxy.port == 0 and not options.port:
+            # `port = 0`: the real port is chosen when the proxy starts; say so instead of ":0" (issue 12 item 3).
+            for env in (prepared.plan.env, (prepared.settings or {}).get("env", {})):
+                url = env.get("ANTHROPIC_BASE_URL")
+                if url:
+                    env["ANTHROPIC_BASE_URL"] = url.replace(":0/", ":<free port chosen at start>/", 1)
+        if prepared.plan.via_proxy:
+            prepared.services.append("proxy: running" if pst.healthy else "proxy: would start")
+            if prepared.plan.provider.api == "ollama":
+                from hybridcc.services import ollama as ollama_svc
+
                 ost = ollama_svc.status(config)
-                services.append("ollama: running" if ost.running else "ollama: would start")
-        p = plan(config, profile.name, token=ensure_token(), port=port, model=options.model,
-                 small_model=options.small_model, force_proxy=options.force_proxy)  # fmt: skip
-        argv = [
-            str(claude.path),
-            *(merge_settings_arg(options.claude_args, p.env) if p.via_proxy else options.claude_args),
-        ]
-        prepared = Prepared(p, claude, argv, services)
+                prepared.services.append("ollama: running" if ost.running else "ollama: would start")
         if dry_run_out:
             dry_run_out(prepared)
         return 0
 
-    if direct:
+    prepared = prepare(config, options, port=None, token=token)
+    profile, provider = prepared.profile, prepared.plan.provider
+    if not prepared.plan.via_proxy:
         report("anthropic profile without an API key: running claude with your own login, untouched")
-        return run_child([str(claude.path), *options.claude_args], dict(os.environ))
+        return run_child(prepared.argv(None), dict(os.environ))
+
+    key = resolve_key(provider)  # fail fast, naming the variable, before anything starts
+    if not getattr(options, "no_preflight", False):
+        from hybridcc import preflight
+
+        if provider.api != "ollama":  # Ollama is started below and checked by its own start
+            from hybridcc.errors import AuthError, ServiceError
+
+            try:
+                preflight.check(config, profile, key)
+            except (ServiceError, AuthError) as exc:
+                if not profile.fallback:
+                    raise
+                # The proxy moves this session's requests to the fallback chain: start anyway.
+                report(f"note: {exc.message}; requests go to the fallback ({', '.join(profile.fallback)})")
 
     from hybridcc.services import leases
     from hybridcc.services import ollama as ollama_svc
@@ -259,8 +294,9 @@ def run(
 
     held: list[leases.Lease] = []
     watchdog: ProxyWatchdog | None = None
+    started = time.time()
     try:
-        if uses_ollama:
+        if provider.api == "ollama":
             ollama_state, _ = ollama_svc.start(config, owner="session")
             held.append(leases.take("ollama"))
             warning = ollama_svc.context_warning(config, ollama_state)
@@ -269,19 +305,27 @@ def run(
             models = {options.model or profile.model, options.small_model or profile.small}
             for m in sorted(models):
                 ollama_svc.ensure_model(config, m, force=options.force_model, progress=pull_progress)
-        state, what = proxy_svc.start(config, owner="session")
+        state, what = proxy_svc.start(config, port=int(options.port) if options.port else None, owner="session")
         held.append(leases.take("proxy"))
         if what != "already running":
             report(f"proxy {what} on port {state.port}")
-        p = plan(config, profile.name, token=ensure_token(), port=state.port, model=options.model,
-                 small_model=options.small_model)  # fmt: skip
-        conflicts = settings_conflicts(p.env, Path.cwd())
+        prepared = prepare(config, options, port=state.port, token=token)
+        conflicts = settings_conflicts(prepared.plan.env, Path.cwd())
         if conflicts:
-            report(f"note: {', '.join(conflicts)} overridden for this session (hybridcc passes --settings)")
-        argv = [str(claude.path), *merge_settings_arg(options.claude_args, p.env)]
+            report(f"note: overridden for this session (hybridcc passes its own settings): {', '.join(conflicts)}")
         watchdog = ProxyWatchdog(config, state, report=report)
         watchdog.start()
-        return run_child(argv, apply(p.env))
+        assert prepared.settings is not None
+        from hybridcc.usage.statusline import settings_entry, user_statusline
+
+        if user_statusline(Path.cwd()) is None:  # never replace the user's own (README shows how to combine)
+            prepared.settings["statusLine"] = settings_entry()
+        with settings_file(prepared.settings) as path:
+            code = run_child(prepared.argv(path), apply(prepared.plan.env))
+        session = last_session_id(Path.cwd(), started)
+        if session:
+            report(f"resume this session with: hybridcc run --profile {profile.name} -- --resume {session}")
+        return code
     finally:
         if watchdog is not None:
             watchdog.stop()
@@ -295,16 +339,7 @@ def run(
 
 def describe(prepared: Prepared) -> dict[str, Any]:
     """What --dry-run prints: profile, services, command line and environment, keys masked."""
-    from hybridcc.fsutil import mask_secret
-
     p = prepared.plan
-    argv = list(prepared.argv)
-    if "--settings" in argv:
-        i = argv.index("--settings")
-        data = json.loads(argv[i + 1])
-        if "ANTHROPIC_AUTH_TOKEN" in data.get("env", {}):
-            data["env"]["ANTHROPIC_AUTH_TOKEN"] = mask_secret(data["env"]["ANTHROPIC_AUTH_TOKEN"])
-        argv[i + 1] = json.dumps(data, separators=(",", ":"))
     return {
         "profile": p.profile.name,
         "provider": p.provider.name,
@@ -313,6 +348,10 @@ def describe(prepared: Prepared) -> dict[str, Any]:
         "model": p.env.get("ANTHROPIC_MODEL") or p.profile.model,
         "claude": {"path": str(prepared.claude.path), "found_by": prepared.claude.source},
         "services": prepared.services,
-        "argv": argv,
+        "argv": prepared.argv(Path("<session settings file, 0600>") if prepared.settings is not None else None),
         "env": masked(p.env),
     }
+
+
+__all__ = ["Prepared", "describe", "merge_settings", "prepare", "run", "settings_file"]
+_ = HybridccError  # re-exported for callers that catch it from here

@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -34,3 +39,20 @@ def write_script(path: Path, body: str) -> Path:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
     return path
+
+
+def wait_for(condition: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02, what: str = "") -> T:
+    """Poll ``condition`` until it returns something truthy; fail naming ``what`` after ``timeout`` s.
+
+    Tests wait for a condition, never for a fixed time: a busy CI machine only makes them slower.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"timed out after {timeout}s waiting for {what or getattr(condition, '__name__', 'a condition')}"
+            )
+        time.sleep(interval)

@@ -32,8 +32,8 @@ def _root(
 ) -> None:
     """Run Claude Code and Claude Agent SDK programs on any inference provider.
 
-    Start with `hybridcc init`, then `hybridcc run --provider NAME`; `hybridcc doctor` when
-    something is off.
+    Start with `hybridcc init`, then `hybridcc run -P PROFILE`; `hybridcc doctor` when
+    something is off. -P (--profile) names the profile in every command; -p is claude's --print.
 
     Exit codes: 0 ok, 1 failure, 2 usage, 3 config, 4 not found, 5 missing key, 6 service,
     7 missing tool (claude/ollama), 8 unusable model, 130 interrupted.
@@ -50,12 +50,12 @@ def _register() -> None:
         ollama_cmds,
         profile_cmds,
         proxy_cmds,
-        run_cmd,
+        run_typer,
         status_cmd,
     )
 
     # Listed in `--help` in this order: the everyday commands first.
-    app.command("run", context_settings=run_cmd.CONTEXT, add_help_option=False)(run_cmd.run)
+    app.command("run", context_settings=run_typer.CONTEXT, add_help_option=False)(run_typer.run)
     app.command("env")(env_cmds.env)
     app.command("init")(config_cmds.init)
     app.command("doctor")(doctor_cmd.doctor)
@@ -65,6 +65,13 @@ def _register() -> None:
     app.add_typer(config_cmds.app, name="config")
     app.add_typer(proxy_cmds.app, name="proxy")
     app.add_typer(ollama_cmds.app, name="ollama")
+    from hybridcc.cli import route_cmds
+
+    app.add_typer(route_cmds.app, name="route")
+
+    from hybridcc.cli import usage_cmds  # usage, cost, prices, statusline (issue 14)
+
+    usage_cmds.register(app)
 
 
 _register()

@@ -5,11 +5,17 @@ from __future__ import annotations
 import typer
 
 from hybridcc.cli import render
+from hybridcc.cli.complete import profile_names
 
 
 def doctor(
     provider: str | None = typer.Option(
-        None, "--provider", "-p", help="Profile to check (default: the default profile)."
+        None,
+        "--profile",
+        "-P",
+        "--provider",
+        help="Profile to check (default: the default profile).",
+        autocompletion=profile_names,
     ),
     all_: bool = typer.Option(False, "--all", help="Check every profile."),
     online: bool = typer.Option(False, "--online", help="Make one cheap authenticated request to each provider."),
@@ -19,24 +25,30 @@ def doctor(
     ),
     fix: bool = typer.Option(False, "--fix", help="Apply the safe fixes (start services, pull models, init, chmod)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="With --fix: do not ask before each fix."),
-    timeout: float = typer.Option(5.0, "--timeout", help="Seconds for each network check."),
+    timeout: float = typer.Option(5.0, "--timeout", min=0.1, max=600.0, help="Seconds for each network check."),
 ) -> None:
     """Diagnose the whole path from `claude` to the model, with the fix for each problem.
 
-    Exit code 0 when no check fails (warnings allowed), 1 when one does.
+    Exit code 0 when no check fails (warnings allowed), 1 when one does. With --all, a built-in
+    profile you never set up (no key, not your default, not in config.toml) is a warning, not a failure.
     """
     from rich.prompt import Confirm
     from rich.table import Table
     from rich.text import Text
 
-    from hybridcc.doctor.report import apply_fixes, as_json, build_context, ok, run_checks, summary
+    from hybridcc.doctor.model import Check
+    from hybridcc.doctor.report import apply_fixes, as_json, build_context, fixable, ok, run_checks, summary
 
-    def checks() -> list:  # type: ignore[type-arg]
+    def checks() -> list[Check]:
         ctx = build_context(provider=provider, all_profiles=all_, online=online, probe=probe, timeout=timeout)
-        return run_checks(ctx)
+        return run_checks(ctx, all_profiles=all_)
 
     results = checks()
-    if fix:
+    if fix and not fixable(results):
+        render.note(
+            "doctor --fix: nothing hybridcc can fix by itself" + ("" if ok(results) else " (see the fix column)")
+        )
+    elif fix:
         done = apply_fixes(results, lambda what: yes or Confirm.ask(f"fix: {what}?", default=True, console=render.err))
         for line in done:
             render.success(line)
@@ -53,7 +65,7 @@ def doctor(
         for c in results:
             if c.area != area:
                 area = c.area
-                table.add_row("", f"[bold]{area}[/bold]", "", "")
+                table.add_row("", Text(area, style="bold"), "", "")
             table.add_row(styles[c.status], Text(c.id), Text(c.message), Text(c.fix))  # messages hold [brackets]
         render.out.print(table)
         render.out.print(summary(results), markup=False)

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
 from hybridcc.cli import render
+from hybridcc.cli.complete import profile_names
 
 app = typer.Typer(help="List, show and edit provider profiles.", no_args_is_help=True)
+
+NAME_HELP = "Profile name."
+
+
+def _refresh_aliases() -> None:
+    from hybridcc.aliases import refresh_installed
+    from hybridcc.config import load_config
+
+    for rc in refresh_installed(list(load_config().profiles)):
+        render.note(f"aliases updated in {rc}")
 
 
 @app.command("list")
 def list_(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List profiles and whether each is ready (key present or not needed); never prints a key."""
+    """List profiles and whether a session on each would start; never prints a key.
+
+    ready: yes (key set, no key needed, Ollama installed or answering, your own claude login for
+    the anthropic profile), no (and why), or ? for a key command, which `profile show NAME` runs.
+    """
     from rich.table import Table
+    from rich.text import Text
 
     from hybridcc.config import load_config
     from hybridcc.config.describe import profile_info
@@ -23,37 +41,40 @@ def list_(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> No
         render.print_json(rows)
         return
     table = Table(box=None, pad_edge=False)
-    for col in ("", "profile", "provider", "api", "model", "small model", "key", "ready"):
+    for col in ("", "profile", "provider", "api", "model", "small model", "key", "ready", ""):
         table.add_column(col)
     for r in rows:
-        table.add_row(
-            "*" if r["default"] else "", r["name"], r["provider"], r["api"], r["model"], r["small_model"],
-            r["key_source"], "[green]yes[/green]" if r["ready"] else "[red]no[/red]",
-        )  # fmt: skip
+        ready = {True: Text("yes", "green"), False: Text("no", "red"), None: Text("?", "yellow")}[r["ready"]]
+        cells = ("*" if r["default"] else "", r["name"], r["provider"], r["api"], r["model"], r["small_model"],
+                 r["key_source"])  # fmt: skip
+        table.add_row(*(Text(str(c)) for c in cells), ready, Text(r["ready_detail"], "dim"))
     render.out.print(table)
 
 
 @app.command("show")
-def show(name: str = typer.Argument(..., help="Profile name."), json_: bool = typer.Option(False, "--json")) -> None:
-    """Show one profile with its provider (keys masked)."""
+def show(
+    name: str = typer.Argument(..., help=NAME_HELP, autocompletion=profile_names),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show one profile with its provider (keys masked); runs its key command to say if it works."""
     from hybridcc.config import load_config
     from hybridcc.config.describe import profile_info
     from hybridcc.config.load import get_profile
 
     config = load_config()
-    info = profile_info(config, get_profile(config, name))
+    info = profile_info(config, get_profile(config, name), run_key_cmd=True)
     if json_:
         render.print_json(info)
         return
     for key, value in info.items():
-        render.out.print(f"{key:18} {value}", markup=False)
+        render.out.print(f"{key:18} {render.yes_no(value)}", markup=False)
 
 
 @app.command("add")
 def add(
     name: str = typer.Argument(..., help="Name of the new profile (and of its provider)."),
     base_url: str = typer.Option(..., "--base-url", help="API root, e.g. http://127.0.0.1:1234/v1."),
-    api: str = typer.Option(..., "--api", help="Wire protocol: openai or anthropic."),
+    api: Literal["openai", "anthropic"] = typer.Option(..., "--api", help="Wire protocol."),
     model: str = typer.Option(..., "--model", help="Main model."),
     small_model: str | None = typer.Option(None, "--small-model", help="Model for background/haiku requests."),
     big_model: str | None = typer.Option(None, "--big-model", help="Model for opus requests."),
@@ -64,33 +85,41 @@ def add(
     max_output_tokens: int | None = typer.Option(None, "--max-output-tokens", help="Output cap, tokens."),
     force: bool = typer.Option(False, "--force", help="Replace a profile of the same name."),
 ) -> None:
-    """Add a provider and a profile of the same name (LM Studio, vLLM, Groq, a gateway…)."""
-    from hybridcc.config.edit import add_profile
-    from hybridcc.errors import ConfigError
+    """Add a provider and a profile of the same name (LM Studio, vLLM, Groq, a gateway…).
 
-    if api not in ("openai", "anthropic"):
-        raise ConfigError(
-            f'--api must be "openai" or "anthropic", got "{api}"', hint="pass --api openai or --api anthropic"
-        )
+    NAME: letters, digits, '-', '_' and '.' (it is also the alias cc-NAME and the proxy path /p/NAME).
+    """
+    from urllib.parse import urlsplit
+
+    from hybridcc.aliases import check_profile_name
+    from hybridcc.config.edit import add_profile
+    from hybridcc.errors import UsageError
+
+    check_profile_name(name)
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--base-url {base_url}: not an http(s) URL", hint="e.g. --base-url http://127.0.0.1:1234/v1")
     path = add_profile(
         name, base_url=base_url, api=api, model=model, small_model=small_model, big_model=big_model,
         api_key_env=api_key_env, api_key_cmd=api_key_cmd, quirks=quirks, context_window=context_window,
         max_output_tokens=max_output_tokens, force=force,
     )  # fmt: skip
     render.success(f'added profile "{name}" to {path}')
+    _refresh_aliases()
 
 
 @app.command("remove")
-def remove(name: str = typer.Argument(..., help="Profile name.")) -> None:
+def remove(name: str = typer.Argument(..., help=NAME_HELP, autocompletion=profile_names)) -> None:
     """Remove a profile you added (and its provider when nothing else uses it)."""
     from hybridcc.config.edit import remove_profile
 
     path = remove_profile(name)
     render.success(f'removed profile "{name}" from {path}')
+    _refresh_aliases()
 
 
 @app.command("default")
-def default(name: str = typer.Argument(..., help="Profile name.")) -> None:
+def default(name: str = typer.Argument(..., help=NAME_HELP, autocompletion=profile_names)) -> None:
     """Make NAME the default profile."""
     from hybridcc.config import load_config
     from hybridcc.config.edit import set_default

@@ -1,11 +1,13 @@
-"""`hybridcc run [OPTIONS] [--] [claude args…]`: Claude Code on a profile, as transparent as `claude`."""
+"""`hybridcc run [OPTIONS] [--] [claude args…]`: Claude Code on a profile, as transparent as `claude`.
+
+`main()` calls :func:`run_main` without importing typer (start-up time); the typer declaration
+that `--help` and shell completion use is in :mod:`hybridcc.cli.run_typer`.
+"""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
-
-import typer
 
 HELP = """Usage: hybridcc run [OPTIONS] [--] [CLAUDE ARGS]...
 
@@ -14,7 +16,8 @@ HELP = """Usage: hybridcc run [OPTIONS] [--] [CLAUDE ARGS]...
   not know is passed to `claude` verbatim and in order; after `--` everything is.
 
 Options:
-  --provider NAME     Profile to use (default: default_profile).
+  -P, --profile NAME  Profile to use (default: default_profile; --provider is the old spelling).
+                      Not -p: that is claude's --print, passed through.
   --model M           Main model for this session (all model slots unless --small-model).
   --small-model M     Model for background / haiku requests.
   --claude-path PATH  The claude executable (else HYBRIDCC_CLAUDE, claude_path, PATH, …).
@@ -26,28 +29,24 @@ Options:
 Exit status: claude's own (128+N if it died by signal N), or hybridcc's codes (hybridcc --help).
 
 Examples:
-  hybridcc run --provider ollama
-  hybridcc run --provider openrouter -p "explain this repo" --output-format stream-json --verbose
-  hybridcc run --provider deepseek -- --resume 3f2a… --fork-session
+  hybridcc run -P ollama
+  hybridcc run -P openrouter -p "explain this repo" --output-format stream-json --verbose
+  hybridcc run --profile deepseek -- --resume 3f2a… --fork-session
 """
-
-# Registered with typer so `hybridcc --help` lists it; `main()` routes `run` here directly.
-CONTEXT: dict[str, Any] = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
-
-
-def run(ctx: typer.Context) -> None:
-    """Launch Claude Code on a profile (hybridcc run --help for the options)."""
-    raise typer.Exit(run_main(list(ctx.args)))
 
 
 def run_main(argv: list[str]) -> int:
-    from hybridcc.config import load_config
-    from hybridcc.runner import describe, run, split_args
+    from hybridcc.run_args import check_claude_path, split_args
 
     options = split_args(argv)
     if options.help:
         sys.stdout.write(HELP)
         return 0
+    if options.claude_path is not None:
+        check_claude_path(options.claude_path)
+    from hybridcc.config import load_config
+    from hybridcc.runner import describe, run
+
     config = load_config()
 
     def report(message: str) -> None:

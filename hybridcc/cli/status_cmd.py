@@ -30,7 +30,7 @@ def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     for name in ("proxy", "ollama"):
         svc = data[name]
         assert isinstance(svc, dict)
-        details = ", ".join(f"{k} {v}" for k, v in svc.items() if k != "status" and v not in (None, ""))
+        details = ", ".join(f"{k} {render.yes_no(v)}" for k, v in svc.items() if k != "status" and v not in (None, ""))
         render.out.print(f"{name:8} {svc['status']:9} {details}", markup=False)
     for key in ("default_profile", "config", "logs", "state"):
         render.out.print(f"{key:16} {data[key]}", markup=False)

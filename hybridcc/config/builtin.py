@@ -1,6 +1,7 @@
 """Built-in providers and profiles: hybridcc works with no config file at all.
 
 A user's config.toml overrides or extends these key by key (see :func:`merge`).
+Endpoints, key variables and model names follow each provider's own docs (shared/PROVIDERS.md).
 """
 
 from __future__ import annotations
@@ -20,9 +21,16 @@ BUILTIN: Final[dict[str, Any]] = {
         },
         "openrouter": {
             # OpenRouter's Anthropic endpoint is only guaranteed for Anthropic models, so the
-            # built-in uses its OpenAI endpoint and translates (shared/PROVIDERS.md).
+            # general built-in uses its OpenAI endpoint and translates (shared/PROVIDERS.md).
             "api": "openai",
             "base_url": "https://openrouter.ai/api/v1",
+            "api_key_env": "OPENROUTER_API_KEY",
+            "quirks": "openrouter",
+        },
+        # …and its Anthropic endpoint for Claude models through OpenRouter, passed through.
+        "openrouter-anthropic": {
+            "api": "anthropic",
+            "base_url": "https://openrouter.ai/api",
             "api_key_env": "OPENROUTER_API_KEY",
             "quirks": "openrouter",
         },
@@ -40,14 +48,45 @@ BUILTIN: Final[dict[str, Any]] = {
             "api_key_env": "GEMINI_API_KEY",
             "quirks": "gemini",
         },
-        # The generic OpenAI-compatible template: OpenAI itself, and the model for LM Studio,
-        # vLLM, Groq or a team gateway added with `hybridcc profile add`.
+        # The generic OpenAI-compatible template: OpenAI itself, and the model for Groq, Together
+        # or a team gateway added with `hybridcc profile add`.
         "openai": {
             "api": "openai",
             "base_url": "https://api.openai.com/v1",
             "api_key_env": "OPENAI_API_KEY",
             "quirks": "openai",
         },
+        # Providers that speak Anthropic natively (issue 13): passthrough, Bearer keys.
+        "moonshot": {
+            "api": "anthropic",
+            "base_url": "https://api.moonshot.ai/anthropic",
+            "api_key_env": "MOONSHOT_API_KEY",
+            "quirks": "moonshot",
+        },
+        "zai": {
+            "api": "anthropic",
+            "base_url": "https://api.z.ai/api/anthropic",
+            "api_key_env": "ZAI_API_KEY",
+            "quirks": "zai",
+        },
+        "minimax": {
+            "api": "anthropic",
+            "base_url": "https://api.minimax.io/anthropic",
+            "api_key_env": "MINIMAX_API_KEY",
+            "quirks": "minimax",
+        },
+        "dashscope": {
+            # International endpoint; keys are region-bound (China: dashscope.aliyuncs.com).
+            "api": "anthropic",
+            "base_url": "https://dashscope-intl.aliyuncs.com/apps/anthropic",
+            "api_key_env": "DASHSCOPE_API_KEY",
+            "quirks": "dashscope",
+        },
+        # Local servers serving /v1/messages on their default ports; no key (start them with
+        # --api-key and set api_key_env if you want one). Long timeouts: CPU prefill is slow.
+        "llamacpp": {"api": "anthropic", "base_url": "http://127.0.0.1:8080", "quirks": "llamacpp", "timeout": 1800.0},
+        "vllm": {"api": "anthropic", "base_url": "http://127.0.0.1:8000", "quirks": "vllm", "timeout": 1800.0},
+        "lmstudio": {"api": "anthropic", "base_url": "http://127.0.0.1:1234", "quirks": "lmstudio", "timeout": 1800.0},
     },
     "profiles": {
         "anthropic": {
@@ -61,6 +100,13 @@ BUILTIN: Final[dict[str, Any]] = {
             "model": "qwen/qwen3-coder",
             "small_model": "google/gemini-2.5-flash",
             "context_window": 262144,
+        },
+        "openrouter-anthropic": {
+            "provider": "openrouter-anthropic",
+            "model": "anthropic/claude-sonnet-4.5",
+            "small_model": "anthropic/claude-haiku-4.5",
+            "big_model": "anthropic/claude-opus-4.5",
+            "context_window": 200000,
         },
         "ollama": {"provider": "ollama", "model": "qwen3-coder:30b", "context_window": 65536},
         "deepseek": {
@@ -77,6 +123,26 @@ BUILTIN: Final[dict[str, Any]] = {
             "context_window": 1048576,
         },
         "openai": {"provider": "openai", "model": "gpt-4.1", "small_model": "gpt-4.1-mini"},
+        "kimi": {
+            "provider": "moonshot",
+            "model": "kimi-k2-0905-preview",
+            "small_model": "kimi-k2-turbo-preview",
+            "big_model": "kimi-k2-thinking",
+            "context_window": 262144,
+        },
+        "glm": {"provider": "zai", "model": "glm-4.6", "small_model": "glm-4.5-air", "context_window": 200000},
+        "minimax": {"provider": "minimax", "model": "MiniMax-M2", "context_window": 204800},
+        "qwen": {
+            "provider": "dashscope",
+            "model": "qwen3-coder-plus",
+            "small_model": "qwen3-coder-flash",
+            "context_window": 1000000,
+        },
+        # Local templates: the window comes from the server (llama.cpp /props) or context_window;
+        # set `model` to what the server serves (vLLM --served-model-name, LM Studio's model id).
+        "llamacpp": {"provider": "llamacpp", "model": "local"},
+        "vllm": {"provider": "vllm", "model": "Qwen/Qwen3-Coder-30B-A3B-Instruct"},
+        "lmstudio": {"provider": "lmstudio", "model": "qwen/qwen3-coder-30b"},
     },
 }
 

@@ -7,6 +7,7 @@ before it is written, written atomically, and the previous file kept as config.t
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,43 @@ from hybridcc import paths
 from hybridcc.config.builtin import BUILTIN
 from hybridcc.config.load import check_data, read_user_data
 from hybridcc.errors import ConfigError, NotFoundError
-from hybridcc.fsutil import atomic_write
+from hybridcc.fsutil import BackupError, atomic_write
+
+# errno → (what went wrong, how to fix it); {dir} is the config file's directory.
+_DENIED = "make {dir} and the file writable by you (`chmod u+w`), or point HYBRIDCC_CONFIG elsewhere"
+_WRITE_FAILURES: dict[int, tuple[str, str]] = {
+    errno.EROFS: ("its file system is read-only", "remount it read-write, or point HYBRIDCC_CONFIG elsewhere"),
+    errno.EACCES: ("permission denied", _DENIED),
+    errno.EPERM: ("permission denied", _DENIED),
+    errno.ENOSPC: ("the disk is full", "free some space on the disk holding {dir}, then run the command again"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space under your quota, then run the command again"),
+    errno.EFBIG: (
+        "the file is larger than this system allows (ulimit -f)",
+        "raise the limit (`ulimit -f unlimited`), then run the command again",
+    ),
+}
+
+
+def write_error(path: Path, exc: OSError) -> ConfigError:
+    """A failed write of ``path`` as one line naming the cause and the fix (the old file is intact:
+    the new text goes to a temp file first). Mentions the backup only when one exists."""
+    if isinstance(exc, BackupError):
+        bak = paths.backup_file(path)
+        return ConfigError(
+            f"could not keep the backup {bak} ({exc.strerror or exc}), so {path} was not changed",
+            hint=f"remove or fix {bak} (it must be a writable file), then run the command again",
+        )
+    default = (exc.strerror or str(exc), "check {dir}, then run the command again")
+    cause, fix = _WRITE_FAILURES.get(exc.errno or 0, default)
+    return ConfigError(f"could not write {path}: {cause}; the file was not changed", hint=fix.format(dir=path.parent))
+
+
+def write_config_text(path: Path, data: str | bytes, *, mode: int | None = None, backup: bool = False) -> None:
+    """``atomic_write`` for config files: an OSError becomes a ConfigError naming cause and fix."""
+    try:
+        atomic_write(path, data, mode=mode, backup=backup)
+    except OSError as exc:
+        raise write_error(path, exc) from exc
 
 
 def _load_doc(path: Path) -> tomlkit.TOMLDocument:
@@ -47,7 +84,7 @@ def save_text(path: Path, text: str) -> None:
     if config is None:
         raise ConfigError(f"{path}: refusing to write an invalid config: {problems[0]}")
     mode = 0o600 if (has_inline_key(data) or not path.exists()) else None
-    atomic_write(path, text, mode=mode, backup=True)
+    write_config_text(path, text, mode=mode, backup=True)
 
 
 def _table(doc: tomlkit.TOMLDocument, key: str) -> Table:

@@ -24,14 +24,29 @@ class Provider:
     api_key_env: str | None = None
     api_key_cmd: str | None = None
     api_key: str | None = None
-    quirks: str = "generic"  # row of the quirks table in hybridcc.providers
+    quirks: str = "generic"  # row of the quirks table in hybridcc.config.quirks
     auth: AuthStyle | None = None  # header form for Anthropic-wire providers; quirks decide if None
     max_output_tokens: int | None = None  # the provider's own cap; requests are clamped to it
     timeout: float = 600.0  # read timeout for one upstream response, seconds
+    local: bool = False  # a non-loopback host the user declares private (privacy mode, sensitive projects)
+    tool_repair: bool | None = None  # None: on for local model servers (repair.tool_repair_enabled)
 
     @property
     def needs_key(self) -> bool:
         return bool(self.api_key_env or self.api_key_cmd or self.api_key)
+
+
+RULE_KINDS: Final = ("background", "subagent", "thinking", "long_context", "image", "web_search")
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """``[[profiles.NAME.routes]]``: when a request is of kind ``when``, ``use`` serves it (issue 16)."""
+
+    when: str  # one of RULE_KINDS
+    use: str  # a profile name or "provider/model"
+    threshold: int | None = None  # long_context: estimated input tokens above which it matches
+    agent: str | None = None  # subagent: only this x-claude-code-agent-id (None: any subagent)
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,11 @@ class Profile:
     big_model: str | None = None
     context_window: int | None = None
     max_output_tokens: int | None = None
+    # Tried in order when this profile's provider fails before the first byte (issue 16):
+    # other profile names, or "provider/model".
+    fallback: tuple[str, ...] = ()
+    privacy: str | None = None  # "local": nothing of this profile's sessions may leave the machine (issue 18)
+    routes: tuple[RouteRule, ...] = ()  # scenario rules, first match wins (issue 16)
 
     @property
     def small(self) -> str:
@@ -78,6 +98,28 @@ class OllamaSettings:
 
 
 @dataclass(frozen=True)
+class PriceOverride:
+    """``[prices."PROVIDER/MODEL"]`` (or ``"PROVIDER/*"``): USD per million tokens; electricity for local models."""
+
+    input: float | None = None
+    output: float | None = None
+    cache_read: float | None = None
+    cache_write: float | None = None
+    power_watts: float | None = None
+    usd_per_kwh: float | None = None
+
+
+@dataclass(frozen=True)
+class UsageSettings:
+    enabled: bool = True  # write the usage ledger (hybridcc.usage.ledger)
+    retention_days: int = 180  # 0 keeps every row
+    # The Claude models a request is compared with when it names none (its slot decides).
+    baseline_model: str = "claude-sonnet-4-6"
+    baseline_small_model: str = "claude-haiku-4-5"
+    baseline_big_model: str = "claude-opus-4-7"
+
+
+@dataclass(frozen=True)
 class Config:
     schema_version: int
     default_profile: str
@@ -85,6 +127,10 @@ class Config:
     profiles: dict[str, Profile]
     proxy: ProxySettings = field(default_factory=ProxySettings)
     ollama: OllamaSettings = field(default_factory=OllamaSettings)
+    prices: dict[str, PriceOverride] = field(default_factory=dict)
+    usage: UsageSettings = field(default_factory=UsageSettings)
+    # [policy]: tier → profile name (simple, medium, complex, sensitive), issue 16
+    policy: dict[str, str] = field(default_factory=dict)
     claude_path: str | None = None
     source: str | None = None  # the file it was read from, None for built-in defaults only
 
@@ -143,18 +189,26 @@ class _Checker:
 
 _PROVIDER_KEYS: Final = {
     "api", "base_url", "api_key_env", "api_key_cmd", "api_key", "quirks", "auth",
-    "max_output_tokens", "timeout",
+    "max_output_tokens", "timeout", "local", "tool_repair",
 }  # fmt: skip
-_PROFILE_KEYS: Final = {"provider", "model", "small_model", "big_model", "context_window", "max_output_tokens"}
+_PROFILE_KEYS: Final = {
+    "provider", "model", "small_model", "big_model", "context_window", "max_output_tokens", "fallback", "privacy",
+    "routes",
+}  # fmt: skip
 _PROXY_KEYS: Final = {"host", "port", "allow_remote", "max_body_mb", "keep_alive", "ping_interval"}
 _OLLAMA_KEYS: Final = {
     "binary", "host", "context_length", "keep_alive", "num_parallel", "min_context", "keep_running",
 }  # fmt: skip
-_TOP_KEYS: Final = {"schema_version", "default_profile", "providers", "profiles", "proxy", "ollama", "claude_path"}
+_TOP_KEYS: Final = {
+    "schema_version", "default_profile", "providers", "profiles", "proxy", "ollama", "claude_path", "prices", "usage",
+    "policy",
+}  # fmt: skip
+_PRICE_KEYS: Final = {"input", "output", "cache_read", "cache_write", "power_watts", "usd_per_kwh"}
+_USAGE_KEYS: Final = {"enabled", "retention_days", "baseline_model", "baseline_small_model", "baseline_big_model"}
 
 
 def _provider(c: _Checker, name: str, t: dict[str, Any]) -> Provider | None:
-    from hybridcc.providers import QUIRKS
+    from hybridcc.config.quirks import QUIRKS
 
     d = f"providers.{name}"
     c.unknown(t, _PROVIDER_KEYS, d)
@@ -199,6 +253,8 @@ def _provider(c: _Checker, name: str, t: dict[str, Any]) -> Provider | None:
         auth=auth,
         max_output_tokens=max_out,
         timeout=timeout,
+        local=c.typed(t, "local", d, bool, False),
+        tool_repair=c.typed(t, "tool_repair", d, bool, None),
     )
 
 
@@ -222,7 +278,118 @@ def _profile(c: _Checker, name: str, t: dict[str, Any], providers: dict[str, Any
         big_model=c.typed(t, "big_model", d, str, None),
         context_window=c.typed(t, "context_window", d, int, None),
         max_output_tokens=c.typed(t, "max_output_tokens", d, int, None),
+        fallback=_fallback(c, d, t, providers),
+        privacy=_privacy(c, d, t),
+        routes=_routes(c, d, t, providers),
     )
+
+
+def _routes(c: _Checker, d: str, t: dict[str, Any], providers: dict[str, Any]) -> tuple[RouteRule, ...]:
+    value = t.get("routes", [])
+    if not isinstance(value, list):
+        c.fail(f"{d}.routes", f"expected an array of tables ([[{d}.routes]]), got {_describe(value)}")
+        return ()
+    rules = []
+    for i, rt in enumerate(value):
+        where = f"{d}.routes[{i}]"
+        if not isinstance(rt, dict):
+            c.fail(where, f"expected a table, got {_describe(rt)}")
+            continue
+        c.unknown(rt, {"when", "use", "threshold", "agent"}, where)
+        when = c.typed(rt, "when", where, str, None)
+        use = c.typed(rt, "use", where, str, None)
+        if when not in RULE_KINDS:
+            c.fail(f"{where}.when", f"expected one of {', '.join(RULE_KINDS)}, got {_describe(when)}")
+            continue
+        if not use:
+            c.fail(f"{where}.use", 'missing (a profile name or "provider/model")')
+            continue
+        head, sep, _model = use.partition("/")
+        if sep and head not in providers:
+            c.fail(f"{where}.use", f'"{use}": no provider named "{head}"')
+            continue
+        rules.append(RouteRule(when=when, use=use, threshold=c.typed(rt, "threshold", where, int, None),
+                               agent=c.typed(rt, "agent", where, str, None)))  # fmt: skip
+    return tuple(rules)
+
+
+def _privacy(c: _Checker, d: str, t: dict[str, Any]) -> str | None:
+    value: str | None = c.typed(t, "privacy", d, str, None)
+    if value is not None and value != "local":
+        c.fail(f"{d}.privacy", f'expected "local", got {_describe(value)}')
+        return None
+    return value
+
+
+def _fallback(c: _Checker, d: str, t: dict[str, Any], providers: dict[str, Any]) -> tuple[str, ...]:
+    value = t.get("fallback", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        c.fail(f"{d}.fallback", f'expected a list of profile names or "provider/model" strings, got {_describe(value)}')
+        return ()
+    for entry in value:
+        head, sep, _model = entry.partition("/")
+        if sep and head not in providers:
+            c.fail(f"{d}.fallback", f'"{entry}": no provider named "{head}" (known: {", ".join(sorted(providers))})')
+    return tuple(value)
+
+
+def _prices(c: _Checker, data: dict[str, Any]) -> dict[str, PriceOverride]:
+    out: dict[str, PriceOverride] = {}
+    for key, t in c.table(data, "prices", "prices").items():
+        d = f'prices."{key}"'
+        if "/" not in key:
+            c.fail(d, 'expected a "PROVIDER/MODEL" or "PROVIDER/*" key')
+            continue
+        if not isinstance(t, dict):
+            c.fail(d, f"expected a table, got {_describe(t)}")
+            continue
+        c.unknown(t, _PRICE_KEYS, d)
+        values = {k: c.typed(t, k, d, float, None) for k in sorted(_PRICE_KEYS)}
+        for k, v in values.items():
+            if v is not None and v < 0:
+                c.fail(f"{d}.{k}", f"expected a number >= 0, got {v!r}")
+        if (values["input"] is None) != (values["output"] is None):
+            c.fail(d, "set both input and output (USD per million tokens), or neither for electricity only")
+        if (values["power_watts"] is None) != (values["usd_per_kwh"] is None):
+            c.fail(d, "set both power_watts and usd_per_kwh, or neither")
+        if all(v is None for v in values.values()):
+            c.fail(d, "set input and output (USD per million tokens), or power_watts and usd_per_kwh")
+        out[key] = PriceOverride(**values)
+    return out
+
+
+def _usage(c: _Checker, data: dict[str, Any]) -> UsageSettings:
+    t = c.table(data, "usage", "usage")
+    c.unknown(t, _USAGE_KEYS, "usage")
+    du = UsageSettings()
+    days = c.typed(t, "retention_days", "usage", int, du.retention_days)
+    if days < 0:
+        c.fail("usage.retention_days", f"expected 0 (keep everything) or more days, got {days}")
+    return UsageSettings(
+        enabled=c.typed(t, "enabled", "usage", bool, du.enabled),
+        retention_days=days,
+        baseline_model=c.typed(t, "baseline_model", "usage", str, du.baseline_model),
+        baseline_small_model=c.typed(t, "baseline_small_model", "usage", str, du.baseline_small_model),
+        baseline_big_model=c.typed(t, "baseline_big_model", "usage", str, du.baseline_big_model),
+    )
+
+
+POLICY_TIERS: Final = ("simple", "medium", "complex", "sensitive")
+
+
+def _policy(c: _Checker, data: dict[str, Any], profiles: dict[str, Profile]) -> dict[str, str]:
+    table = c.table(data, "policy", "policy")
+    c.unknown(table, set(POLICY_TIERS), "policy")
+    out: dict[str, str] = {}
+    for tier in POLICY_TIERS:
+        name = c.typed(table, tier, "policy", str, None)
+        if name is None:
+            continue
+        if name not in profiles:
+            c.fail(f"policy.{tier}", f'no profile named "{name}" (known: {", ".join(sorted(profiles))})')
+            continue
+        out[tier] = name
+    return out
 
 
 def validate(data: dict[str, Any], *, source: str | None) -> tuple[Config | None, list[str]]:
@@ -249,6 +416,16 @@ def validate(data: dict[str, Any], *, source: str | None) -> tuple[Config | None
         pr = _profile(c, name, t, raw_providers)
         if pr:
             profiles[name] = pr
+    for pr in profiles.values():
+        for rule in pr.routes:
+            if "/" not in rule.use and rule.use not in profiles:
+                c.fail(f"profiles.{pr.name}.routes", f'"{rule.use}": no profile named "{rule.use}"')
+        for entry in pr.fallback:
+            if "/" not in entry and entry not in profiles:
+                c.fail(
+                    f"profiles.{pr.name}.fallback",
+                    f'"{entry}": no profile named "{entry}" (known: {", ".join(sorted(profiles))})',
+                )
     default = c.typed(data, "default_profile", "", str, None)
     if default is None:
         default = next(iter(profiles), "")
@@ -283,6 +460,8 @@ def validate(data: dict[str, Any], *, source: str | None) -> tuple[Config | None
         keep_running=c.typed(ol, "keep_running", "ollama", bool, do.keep_running),
     )
     claude_path = c.typed(data, "claude_path", "", str, None)
+    prices, usage = _prices(c, data), _usage(c, data)
+    policy = _policy(c, data, profiles)
     if c.problems:
         return None, c.problems
     return (
@@ -294,6 +473,9 @@ def validate(data: dict[str, Any], *, source: str | None) -> tuple[Config | None
             proxy=proxy,
             ollama=ollama,
             claude_path=claude_path,
+            prices=prices,
+            usage=usage,
+            policy=policy,
             source=source,
         ),
         [],

@@ -10,13 +10,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hybridcc import __version__, paths
-from hybridcc.claude import TESTED_CLAUDE_VERSION, all_on_path, claude_version, find_claude
+from hybridcc.claude import NEWEST_TESTED, OLDEST_TESTED, all_on_path, claude_version, find_claude, tested_fit
+from hybridcc.config.schema import Config
 from hybridcc.doctor.model import Check, Context
 from hybridcc.envplan import ROUTING_VARS
 from hybridcc.errors import HybridccError
 from hybridcc.fsutil import mask_secret
-from hybridcc.providers import key_source, resolve_key, upstream_base
-from hybridcc.versions import version_tuple
+from hybridcc.providers import key_ready, key_source, resolve_key, upstream_base
 
 # --- config ------------------------------------------------------------------------------------
 
@@ -62,13 +62,19 @@ def check_config(ctx: Context) -> Iterator[Check]:
 
 # --- claude ------------------------------------------------------------------------------------
 
+CLAUDE_FIX = (
+    "install it with `npm install -g @anthropic-ai/claude-code`, or point claude_path in config.toml "
+    "(or HYBRIDCC_CLAUDE) at it"
+)
+
 
 def check_claude(ctx: Context) -> Iterator[Check]:
     cfg_path = ctx.config.claude_path if ctx.config else None
     try:
         exe = find_claude(None, cfg_path)
     except HybridccError as exc:
-        yield Check("claude.found", "claude", "fail", exc.message, exc.hint or "")
+        # find_claude's hint names `run --claude-path`, an option doctor does not have.
+        yield Check("claude.found", "claude", "fail", exc.message, CLAUDE_FIX)
         return
     version = claude_version(exe.path, timeout=min(ctx.timeout, 15.0))
     if version is None:
@@ -79,11 +85,19 @@ def check_claude(ctx: Context) -> Iterator[Check]:
             f"{exe.path} (from {exe.source}) did not report a version",
             "run `claude --version` yourself",
         )
-    elif version_tuple(version) < version_tuple(TESTED_CLAUDE_VERSION):
-        yield Check("claude.found", "claude", "warn", f"claude {version} at {exe.path} is older than {TESTED_CLAUDE_VERSION}, the version hybridcc is tested with",
+    elif (fit := tested_fit(version)) == "older":
+        yield Check("claude.found", "claude", "warn",
+                    f"claude {version} at {exe.path} is older than {OLDEST_TESTED}, the oldest release hybridcc is "
+                    f"tested with ({OLDEST_TESTED}–{NEWEST_TESTED})",
                     "npm install -g @anthropic-ai/claude-code@latest")  # fmt: skip
+    elif fit == "newer":
+        # Not a warning: users are on newer releases within days; say what to do if one breaks.
+        yield Check("claude.found", "claude", "ok",
+                    f"claude {version} at {exe.path} (found by {exe.source}); newer than {NEWEST_TESTED}, the newest "
+                    f"tested — if something breaks: npm install -g @anthropic-ai/claude-code@{NEWEST_TESTED}")  # fmt: skip
     else:
-        yield Check("claude.found", "claude", "ok", f"claude {version} at {exe.path} (found by {exe.source})")
+        yield Check("claude.found", "claude", "ok",
+                    f"claude {version} at {exe.path} (found by {exe.source}; tested {OLDEST_TESTED}–{NEWEST_TESTED})")  # fmt: skip
     on_path = all_on_path()
     if len(on_path) > 1:
         yield Check("claude.duplicates", "claude", "warn", f"{len(on_path)} `claude` on PATH; {on_path[0]} runs: " + ", ".join(map(str, on_path)),
@@ -122,12 +136,42 @@ def check_claude_settings(ctx: Context) -> Iterator[Check]:
 # --- profiles ----------------------------------------------------------------------------------
 
 
-def check_profiles(ctx: Context) -> Iterator[Check]:
+def user_configured(config: Config) -> set[str]:
+    """Profiles the user set up in config.toml: named there, their provider named there, or the
+    default they chose. A built-in nobody configured is not a failure of `doctor --all`."""
+    from hybridcc.config.load import read_user_data
+
+    try:
+        data, _found = read_user_data()
+    except HybridccError:
+        return set(config.profiles)
+    named = set(data.get("profiles", {}) or {})
+    providers = set(data.get("providers", {}) or {})
+    named |= {p.name for p in config.profiles.values() if p.provider in providers}
+    if "default_profile" in data:
+        named.add(config.default_profile)
+    return named
+
+
+def check_profiles(ctx: Context, *, lenient: bool = False) -> Iterator[Check]:
+    """Each profile's key and base URL (and with --online, one request). ``lenient`` (doctor --all):
+    a profile the user never set up and that has no key is a warning, skipped."""
     assert ctx.config is not None
+    configured = user_configured(ctx.config) if lenient else set()
     for profile in ctx.profiles:
         provider = ctx.config.providers[profile.provider]
         area = f"profile {profile.name}"
         pid = f"profile.{profile.name}"
+        if lenient and profile.name not in configured and not key_ready(provider):
+            yield Check(f"{pid}.key", area, "warn", f"not set up: no key ({key_source(provider)} is not set); skipped",
+                        f"export {provider.api_key_env}=… to use it" if provider.api_key_env else "")  # fmt: skip
+            continue
+        if provider.quirks == "anthropic" and not key_ready(provider):
+            # `run` starts claude untouched on this profile (launch.direct_anthropic): not a failure.
+            yield Check(
+                f"{pid}.key", area, "ok", f"no {key_source(provider)}: `hybridcc run` uses your own claude login"
+            )
+            continue
         try:
             key = resolve_key(provider, timeout=ctx.timeout)
             if key:
@@ -156,8 +200,8 @@ def check_profiles(ctx: Context) -> Iterator[Check]:
 def _online(ctx: Context, profile: str, provider: object, base: str, key: str | None) -> Iterator[Check]:
     import httpx
 
+    from hybridcc.config.quirks import quirks_for
     from hybridcc.config.schema import Provider
-    from hybridcc.providers import quirks_for
 
     assert isinstance(provider, Provider)
     area, cid = f"profile {profile}", f"profile.{profile}.online"
@@ -263,6 +307,12 @@ def check_proxy(ctx: Context) -> Iterator[Check]:
             "`hybridcc proxy start` cleans it up",
             "start_proxy",
         )
+    elif st.answering and not st.token_current:
+        # A replaced or deleted token file under a running proxy: every request would get 401 (issue 11 item 12).
+        yield Check("proxy.token_current", "proxy", "fail",
+                    f"pid {st.state.pid} holds an old proxy token (the token file was replaced or deleted): "
+                    "every request gets 401", "`hybridcc proxy start` restarts it with the current token",
+                    "start_proxy")  # fmt: skip
     elif not st.healthy:
         yield Check("proxy.running", "proxy", "fail", f"pid {st.state.pid} is alive but /health does not answer on port {st.state.port}",
                     "`hybridcc proxy restart`", "start_proxy")  # fmt: skip
@@ -311,7 +361,7 @@ def check_proxy(ctx: Context) -> Iterator[Check]:
 # --- ollama ------------------------------------------------------------------------------------
 
 
-def check_ollama(ctx: Context) -> Iterator[Check]:
+def check_ollama(ctx: Context, *, lenient: bool = False) -> Iterator[Check]:
     import shutil
 
     from hybridcc.services import ollama as svc
@@ -323,6 +373,10 @@ def check_ollama(ctx: Context) -> Iterator[Check]:
     config = ctx.config
     st = svc.status(config)
     binary = shutil.which(config.ollama.binary)
+    if lenient and not binary and not st.running and not {p.name for p in profiles} & user_configured(config):
+        yield Check("ollama.binary", "ollama", "warn", f"not set up: Ollama is not installed and no server answers at {st.url}; "
+                    "the ollama profile is skipped", svc.INSTALL_HINT)  # fmt: skip
+        return
     if binary:
         yield Check("ollama.binary", "ollama", "ok", f"ollama at {binary}")
     else:
@@ -394,3 +448,28 @@ def check_ollama(ctx: Context) -> Iterator[Check]:
         if info.context_length is not None and info.context_length < minimum:
             yield Check(f"{mid}.context", "ollama", "fail", f"{model} supports at most {info.context_length} tokens of context (< {minimum})",
                         "choose a model with a larger context window")  # fmt: skip
+
+
+def check_policy(ctx: Context) -> Iterator[Check]:
+    """Which providers count as local, and whether this directory's project is sensitive (issue 16)."""
+    from hybridcc.policy import is_local_profile, project_sensitive
+
+    assert ctx.config is not None
+    config = ctx.config
+    local = sorted(
+        {config.profiles[n].provider for n in config.profiles if is_local_profile(config, config.profiles[n])}
+    )
+    yield Check("policy.local", "policy", "ok", "local providers: " + (", ".join(local) or "none"),
+                "" if local else "add one for sensitive work, or declare a host private: [providers.X] local = true")  # fmt: skip
+    try:
+        marker = project_sensitive(Path.cwd())
+    except HybridccError as exc:
+        yield Check("policy.project", "policy", "fail", exc.message, exc.hint or "")
+        return
+    if marker is None:
+        yield Check("policy.project", "policy", "ok", f"{Path.cwd()} is not marked sensitive")
+    elif local:
+        yield Check("policy.project", "policy", "ok", f"sensitive project ({marker}): sessions here are local-only")
+    else:
+        yield Check("policy.project", "policy", "fail", f"sensitive project ({marker}) but no local provider",
+                    "add a local profile (llamacpp, ollama, vllm, lmstudio) before running here")  # fmt: skip

@@ -22,9 +22,9 @@ def check_probe(ctx: Context) -> Iterator[Check]:
     from hybridcc.envplan import proxy_base_url
     from hybridcc.errors import HybridccError
     from hybridcc.proxy.sse import SSEDecoder
+    from hybridcc.proxy_token import ensure_token
     from hybridcc.services import leases
     from hybridcc.services import proxy as svc
-    from hybridcc.token import ensure_token
 
     assert ctx.config is not None
     config = ctx.config

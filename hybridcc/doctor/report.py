@@ -20,9 +20,16 @@ def build_context(*, provider: str | None, all_profiles: bool, online: bool, pro
     return Context(config, None, profiles, online=online, probe=probe, timeout=timeout)
 
 
-def run_checks(ctx: Context) -> list[Check]:
+def run_checks(ctx: Context, *, all_profiles: bool = False) -> list[Check]:
+    """Every check; ``all_profiles`` (doctor --all) skips, with a warning, built-in profiles the
+    user never set up instead of failing them."""
+    from functools import partial, update_wrapper
+
     from hybridcc.doctor import checks
     from hybridcc.doctor.probe import check_probe
+
+    def lenient(check: Callable[..., Iterator[Check]]) -> Callable[[Context], Iterator[Check]]:
+        return update_wrapper(partial(check, lenient=all_profiles), check)
 
     groups: list[Callable[[Context], Iterator[Check]]] = [
         checks.check_config,
@@ -30,7 +37,12 @@ def run_checks(ctx: Context) -> list[Check]:
         checks.check_claude_settings,
     ]
     if ctx.config is not None:
-        groups += [checks.check_profiles, checks.check_proxy, checks.check_ollama]
+        groups += [
+            lenient(checks.check_profiles),
+            checks.check_proxy,
+            lenient(checks.check_ollama),
+            checks.check_policy,
+        ]
         if ctx.probe:
             groups.append(check_probe)
     out: list[Check] = []
@@ -41,6 +53,11 @@ def run_checks(ctx: Context) -> list[Check]:
             out.append(Check(f"{group.__name__}.error", "doctor", "fail", f"{group.__name__} crashed: {type(exc).__name__}: {exc}",
                              "report this with `hybridcc --debug doctor`"))  # fmt: skip
     return out
+
+
+def fixable(results: list[Check]) -> list[Check]:
+    """The checks `apply_fixes` would act on (what `doctor --fix` offers)."""
+    return [c for c in results if c.action and (c.status != "ok" or c.action == "init")]
 
 
 def ok(results: list[Check]) -> bool:
@@ -79,7 +96,7 @@ def apply_fixes(results: list[Check], confirm: Callable[[str], bool]) -> list[st
             continue
         try:
             if action == "init":
-                from hybridcc.setup import detect, write_initial_config
+                from hybridcc.wizard import detect, write_initial_config
 
                 d = detect()
                 choice = d.proposals()[0]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import sys
 
 
@@ -22,13 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     from hybridcc import paths
     from hybridcc.config import load_config
     from hybridcc.errors import HybridccError
-    from hybridcc.proxy.server import LOG_BACKUPS, LOG_MAX_BYTES, serve
-    from hybridcc.token import ensure_token
+    from hybridcc.proxy.server import PrivateLogHandler, serve
+    from hybridcc.proxy_token import ensure_token
 
-    paths.log_dir().mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        paths.service_log_file("proxy"), maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
-    )
+    # proxy.log is 0600 in a 0700 directory; a failed write is said once on stderr (the stdio log).
+    handler = PrivateLogHandler(paths.service_log_file("proxy"), name="proxy")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     for name in ("hybridcc.proxy", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)

@@ -1,80 +1,74 @@
-"""The proxy's ASGI application. It parses, routes and moves bytes; translation lives elsewhere."""
+"""The proxy's ASGI application: it checks the Host, authenticates, routes, and hands each
+``/v1/messages`` call to its wire (``translated`` or ``passthrough``) through ``exchange``.
+It moves bytes; no wire format is known here (shared/STYLE.md, lesson 18).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import os
 import secrets
 import time
-from collections.abc import MutableMapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from hybridcc import __version__
-from hybridcc.config.load import fingerprint
+from hybridcc.config.load import fingerprint, load_config
 from hybridcc.config.schema import Config, Profile, Provider
-from hybridcc.errors import AuthError
+from hybridcc.errors import AuthError, HybridccError
+from hybridcc.policy import LOCAL_SUFFIX
 from hybridcc.providers import resolve_key
-from hybridcc.proxy import passthrough
-from hybridcc.proxy.errors import ProxyError, error_body, map_upstream_error
-from hybridcc.proxy.routing import Route, resolve
-from hybridcc.proxy.sse import SSEDecoder, error_frame
-from hybridcc.proxy.streaming import ClientGone, Receive, Send, Sender, with_disconnect
-from hybridcc.proxy.tokens import estimate_input_tokens
-from hybridcc.proxy.translate.request import to_openai
-from hybridcc.proxy.translate.response import new_message_id, to_anthropic
-from hybridcc.proxy.translate.stream import StreamTranslator
+from hybridcc.proxy import passthrough, translated
+from hybridcc.proxy.asgi import (
+    NO_RETRY,
+    TOO_DEEP,
+    ClientGone,
+    Receive,
+    Scope,
+    Send,
+    drain,
+    header,
+    rate_limit_headers,
+    read_json,
+    send_bytes,
+    send_json,
+    start_sse,
+)
+from hybridcc.proxy.breaker import Breakers, Stickiness
+from hybridcc.proxy.errors import ProxyError, error_body
+from hybridcc.proxy.estimate import estimate_input_tokens
+from hybridcc.proxy.exchange import Attempt, Call, Chain, Tuning, Wire, serve
+from hybridcc.proxy.h1client import H1Pool
+from hybridcc.proxy.record import RequestRecord, Sink
+from hybridcc.proxy.redact import Redactor
+from hybridcc.proxy.routing import Route, chain, is_local, resolve, route_key
+from hybridcc.proxy.rules import first_match
+from hybridcc.proxy.translate.openai_stream import StreamTranslator
 from hybridcc.proxy.upstream import make_client, timeout_for, unavailable
+from hybridcc.usage.ledger import LedgerWriter
+from hybridcc.usage.metrics import Metrics
+from hybridcc.usage.prices import Pricer
 from hybridcc.versions import OLLAMA_NATIVE_MESSAGES, version_tuple
 
-Scope = MutableMapping[str, Any]
-
-request_log = logging.getLogger("hybridcc.requests")
 log = logging.getLogger("hybridcc.proxy")
 
-JSON_HEADERS = [(b"content-type", b"application/json")]
-SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
+_LOOPBACK_HOSTS = frozenset({b"127.0.0.1", b"localhost", b"[::1]", b"::1"})
 
 
-@dataclass
-class RequestRecord:
-    """One structured log line per request (never a key or the proxy token)."""
-
-    request_id: str
-    path: str
-    profile: str = ""
-    provider: str = ""
-    model_requested: str = ""
-    model_used: str = ""
-    wire: str = ""
-    stream: bool = False
-    status: int = 0
-    upstream_status: int | None = None
-    started: float = field(default_factory=time.perf_counter)
-    ttfb_ms: float | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None
-    error: str | None = None
-
-    def take_usage(self, usage: Any) -> None:
-        if isinstance(usage, dict):
-            for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
-                if isinstance(usage.get(key), int):
-                    setattr(self, key, usage[key])
-
-    def emit(self) -> None:
-        data = {k: v for k, v in self.__dict__.items() if k != "started" and v not in (None, "")}
-        data["latency_ms"] = round((time.perf_counter() - self.started) * 1000, 2)
-        data["ts"] = round(time.time(), 3)
-        request_log.info(json.dumps(data, separators=(",", ":")))
+def host_allowed(value: bytes | None, extra: frozenset[bytes]) -> bool:
+    """Only loopback names (or the configured host with allow_remote): a DNS-rebinding page
+    reaches the proxy under its own host name and is refused (issue 11 item 5)."""
+    if not value:
+        return False
+    host = value.lower()
+    if host.startswith(b"["):
+        host = host[: host.find(b"]") + 1]
+    else:
+        host = host.rsplit(b":", 1)[0] if host.count(b":") == 1 else host
+    return host in _LOOPBACK_HOSTS or host.startswith(b"127.") or host in extra
 
 
 class ProxyApp:
@@ -88,110 +82,90 @@ class ProxyApp:
         default_profile: str | None = None,
         max_body_bytes: int | None = None,
         ping_interval: float | None = None,
+        commit_after: float | None = None,
+        sinks: tuple[Sink, ...] = (),
     ) -> None:
-        self.config = config
         self.token = token.encode()
-        self.default_profile = default_profile or config.default_profile
-        self.max_body = max_body_bytes or config.proxy.max_body_mb * 1024 * 1024
-        self.ping_interval = ping_interval if ping_interval is not None else config.proxy.ping_interval
-        self.started_at = time.time()
-        self.fingerprint = fingerprint(config)
         self.token_id = hashlib.sha256(self.token).hexdigest()[:12]
-        self.client: httpx.AsyncClient | None = None
-        self._keys: dict[str, str | None] = {}
+        self.started_at = time.time()
+        self.extra_sinks = sinks
+        self.ledger: LedgerWriter | None = None  # opened at lifespan start: one writer thread per proxy
+        self.metrics = Metrics()
+        self.client: httpx.AsyncClient | None = None  # probes, count_tokens, Ollama's version
+        self.pool = H1Pool()  # every /v1/messages call: the hot path
+        self.breakers = Breakers()  # per provider, across config reloads
+        self.sticky = Stickiness()
         self._ollama_versions: dict[str, tuple[float, str]] = {}
+        self._overrides = (default_profile, max_body_bytes, ping_interval, commit_after)
+        self._wires: dict[str, Wire] = {
+            "openai": translated.TranslatedWire(),
+            "anthropic": passthrough.PassthroughWire(),
+        }
+        self.apply_config(config)
+
+    def apply_config(self, config: Config) -> None:
+        """Used at start and by ``POST /_hybridcc/reload``: new requests see the new config,
+        requests in flight keep the objects they already hold (issue 11 item 14)."""
+        default_profile, max_body, ping, commit = self._overrides
+        self.config = config
+        self.default_profile = default_profile or config.default_profile
+        self.max_body = max_body or config.proxy.max_body_mb * 1024 * 1024
+        ping_interval = ping if ping is not None else config.proxy.ping_interval
+        self.tuning = Tuning(
+            ping_interval=ping_interval, commit_after=commit if commit is not None else max(ping_interval, 10.0)
+        )
+        self.fingerprint = fingerprint(config)
+        self._keys: dict[str, str | None] = {}
+        self.redactor = Redactor([self.token.decode()])
+        for provider in config.providers.values():
+            self.redactor.add(provider.api_key)
+            self.redactor.add_url(provider.base_url)
+        extra = {config.proxy.host.encode()} if config.proxy.allow_remote else set()
+        self.allowed_hosts = frozenset(extra)
 
     # -- ASGI ---------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
+        if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-            return
-        if kind != "http":
-            return
-        await self._http(scope, receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.client = make_client()
+                self.open_ledger()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.client is not None:
                     await self.client.aclose()
+                await self.pool.aclose()
+                if self.ledger is not None:
+                    self.ledger.close()  # flushes the last batch
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def open_ledger(self) -> None:
+        """The usage ledger (issue 14): rows written off the request path; None when disabled."""
+        try:
+            self.ledger = LedgerWriter.open_default(self.config)
+        except Exception:  # a broken ledger must never stop the proxy (logged with its traceback)
+            log.exception("usage ledger disabled: it could not be opened")
+            self.ledger = None
+        self.metrics.pricer = self.ledger.pricer if self.ledger is not None else Pricer(self.config)
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        ledger = (self.ledger.submit,) if self.ledger is not None else ()
+        return (*ledger, self.metrics.observe, *self.extra_sinks)
 
     def upstream_client(self) -> httpx.AsyncClient:
         if self.client is None:  # no lifespan (some test servers): create on first use
             self.client = make_client()
         return self.client
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method: str = scope["method"]
-        path: str = scope["path"]
-        profile_name = self.default_profile
-        if path.startswith("/p/"):
-            # ANTHROPIC_BASE_URL=http://127.0.0.1:PORT/p/NAME: the profile rides in the path.
-            _, _, rest = path[3:].partition("/")
-            profile_name = path[3:].split("/", 1)[0]
-            path = "/" + rest
-        record = RequestRecord(request_id="req_" + secrets.token_hex(8), path=path)
-        try:
-            if path == "/health" and method in ("GET", "HEAD"):
-                await self._json(send, 200, self.health())
-                return
-            if path == "/" and method in ("GET", "HEAD"):
-                await self._json(send, 200, {"status": "ok", "service": "hybridcc"}, head=method == "HEAD")
-                return
-            if path.startswith("/api/event_logging"):
-                await _drain(receive)
-                await send({"type": "http.response.start", "status": 204, "headers": []})
-                await send({"type": "http.response.body", "body": b""})
-                return
-            if not path.startswith("/v1/"):
-                raise ProxyError(404, f"{method} {path} is not an endpoint of this proxy")
-            self._authorize(scope)
-            profile = self._profile(profile_name)
-            record.profile = profile.name
-            if path == "/v1/messages" and method == "POST":
-                body = await self._read_json(scope, receive)
-                await self._messages(body, profile, scope, receive, send, record)
-            elif path == "/v1/messages/count_tokens" and method == "POST":
-                body = await self._read_json(scope, receive)
-                await self._count_tokens(body, profile, scope, send, record)
-            elif path == "/v1/models" and method == "GET":
-                await self._json(send, 200, self._models(profile))
-            else:
-                raise ProxyError(404, f"{method} {path} is not an endpoint of this proxy")
-            if not record.status:
-                record.status = 200
-        except ProxyError as exc:
-            record.status, record.error = exc.status, exc.message
-            headers = [(k.encode(), v.encode()) for k, v in exc.headers.items()]
-            await self.send_bytes(send, exc.status, error_body(exc.error_type, exc.message), headers)
-        except ClientGone:
-            record.status, record.error = 499, "client disconnected"
-        finally:
-            if path.startswith("/v1/"):
-                record.emit()
-
-    # -- helpers ------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "service": "hybridcc-proxy",
-            "version": __version__,
-            "pid": os.getpid(),
-            "uptime_s": round(time.time() - self.started_at, 3),
-            "default_profile": self.default_profile,
-            "profiles": sorted(self.config.profiles),
-            "fingerprint": self.fingerprint,
-            "token_id": self.token_id,  # identifies the token without revealing it
-        }
-
-    def _authorize(self, scope: Scope) -> None:
+    def _authorized(self, scope: Scope) -> bool:
         presented = b""
         for name, value in scope["headers"]:
             if name == b"x-api-key" and value:
@@ -199,19 +173,132 @@ class ProxyApp:
                 break
             if name == b"authorization" and value[:7].lower() == b"bearer ":
                 presented = value[7:].strip()
-        if not presented or not hmac.compare_digest(presented, self.token):
+        return bool(presented) and hmac.compare_digest(presented, self.token)
+
+    def _authorize(self, scope: Scope) -> None:
+        if not self._authorized(scope):
             raise ProxyError(
                 401,
                 "invalid or missing proxy token: use the token from `hybridcc env` "
                 "(ANTHROPIC_AUTH_TOKEN), or launch claude with `hybridcc run`",
+                retryable=False,
             )
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        path: str = scope["path"]
+        if not host_allowed(header(scope, b"host"), self.allowed_hosts):
+            await send_bytes(send, 403, error_body("permission_error", "Host not allowed"), [NO_RETRY])
+            return
+        profile_name = self.default_profile
+        if path.startswith("/p/"):
+            # ANTHROPIC_BASE_URL=http://127.0.0.1:PORT/p/NAME: the profile rides in the path.
+            profile_name, _, rest = path[3:].partition("/")
+            path = "/" + rest
+        local_only = profile_name.endswith(LOCAL_SUFFIX)  # a sensitive/local-only session (hybridcc.policy)
+        if local_only:
+            profile_name = profile_name[: -len(LOCAL_SUFFIX)]
+        record = RequestRecord(request_id="req_" + secrets.token_hex(8), path=path)
+        try:
+            if path == "/health" and method in ("GET", "HEAD"):
+                await send_json(send, 200, self.health(full=self._authorized(scope)), head=method == "HEAD")
+                return
+            if path in ("/", "/api/hello") and method in ("GET", "HEAD"):
+                # Claude Code's connectivity checks (HEAD / in 2.1.197, HEAD /api/hello in 2.1.33x): no auth.
+                await send_json(send, 200, {"status": "ok", "service": "hybridcc"}, head=method == "HEAD")
+                return
+            if path.startswith("/api/event_logging"):
+                await drain(receive)
+                await send({"type": "http.response.start", "status": 204, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            if path == "/metrics" and method == "GET":
+                self._authorize(scope)  # a team graphs it; the figures are not for anyone on the host
+                text = self.metrics.render().encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
+                            (b"content-length", str(len(text)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": text})
+                return
+            if path == "/_hybridcc/reload" and method == "POST":
+                self._authorize(scope)
+                await drain(receive)
+                await self._reload(send)
+                return
+            if not path.startswith("/v1/"):
+                raise ProxyError(404, f"{method} {path} is not an endpoint of this proxy")
+            self._authorize(scope)
+            profile = self._profile(profile_name)
+            record.profile = profile.name
+            record.take_headers(scope["headers"])
+            if path == "/v1/messages" and method == "POST":
+                body = await read_json(scope, receive, max_body=self.max_body)
+                await self._messages(body, profile, scope, receive, send, record, local_only=local_only)
+            elif path == "/v1/messages/count_tokens" and method == "POST":
+                body = await read_json(scope, receive, max_body=self.max_body)
+                await self._count_tokens(body, profile, scope, send, record)
+            elif path == "/v1/models" and method == "GET":
+                await send_json(send, 200, self._models(profile))
+            else:
+                raise ProxyError(404, f"{method} {path} is not an endpoint of this proxy")
+            if not record.status:
+                record.status = 200
+        except ProxyError as exc:
+            record.status, record.error = exc.status, exc.message
+            headers = [(k.encode(), v.encode()) for k, v in exc.headers.items()]
+            if not exc.retryable:
+                headers.append(NO_RETRY)
+            await send_bytes(
+                send, exc.status, self.redactor.redact_bytes(error_body(exc.error_type, exc.message)), headers
+            )
+        except RecursionError:  # a hostile body parsed, then our recursive translation hit the limit
+            record.status, record.error = 400, TOO_DEEP.message
+            await send_bytes(send, 400, error_body(TOO_DEEP.error_type, TOO_DEEP.message), [NO_RETRY])
+        except ClientGone:
+            record.status, record.error = 499, "client disconnected"
+        finally:
+            if path.startswith("/v1/"):
+                record.emit(self.redactor, self.sinks)
+
+    # -- helpers ------------------------------------------------------------------------
+    def health(self, *, full: bool) -> dict[str, Any]:
+        """Minimal without the token; details (pid, profiles, fingerprint, token id) with it."""
+        data: dict[str, Any] = {"status": "ok", "service": "hybridcc-proxy", "version": __version__}
+        if full:
+            data.update(
+                pid=os.getpid(),
+                uptime_s=round(time.time() - self.started_at, 3),
+                default_profile=self.default_profile,
+                profiles=sorted(self.config.profiles),
+                fingerprint=self.fingerprint,
+                token_id=self.token_id,  # identifies the token without revealing it
+                breakers=self.breakers.snapshot(),
+            )
+        return data
+
+    async def _reload(self, send: Send) -> None:
+        try:
+            config = load_config()
+        except HybridccError as exc:
+            raise ProxyError(400, f"config not reloaded: {exc.message}", retryable=False) from exc
+        self.apply_config(config)
+        log.info("configuration reloaded (fingerprint %s)", self.fingerprint)
+        await send_json(send, 200, {"fingerprint": self.fingerprint})
 
     def _profile(self, name: str) -> Profile:
         profile = self.config.profiles.get(name)
         if profile is None:
             raise ProxyError(
-                404, f'no profile named "{name}" (known: {", ".join(sorted(self.config.profiles))})', "not_found_error"
-            )
+                404, f'no profile named "{name}" (known: {", ".join(sorted(self.config.profiles))})', "not_found_error",
+                retryable=False,
+            )  # fmt: skip
         return profile
 
     def _key(self, provider: Provider) -> str | None:
@@ -220,66 +307,12 @@ class ProxyApp:
         try:
             key = resolve_key(provider)
         except AuthError as exc:
-            raise ProxyError(401, f"{exc.message}; {exc.hint}" if exc.hint else exc.message) from exc
+            # Not retryable: Claude Code shows this message at once ("… OPENROUTER_API_KEY is not set").
+            raise ProxyError(401, f"{exc.message}; {exc.hint}" if exc.hint else exc.message, retryable=False) from exc
+        self.redactor.add(key)
         if provider.api_key_cmd or provider.api_key:  # env vars are re-read: they are cheap
             self._keys[provider.name] = key
         return key
-
-    async def _read_json(self, scope: Scope, receive: Receive) -> dict[str, Any]:
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
-                raise ProxyError(
-                    413, f"request body over the proxy's limit of {self.max_body} bytes (proxy.max_body_mb)"
-                )
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                raise ProxyError(
-                    413, f"request body over the proxy's limit of {self.max_body} bytes (proxy.max_body_mb)"
-                )
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
-        raw = b"".join(chunks)
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise ProxyError(400, f"request body is not valid JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ProxyError(400, f"request body must be a JSON object, got {type(data).__name__}")
-        return data
-
-    async def _json(
-        self,
-        send: Send,
-        status: int,
-        data: Any,
-        *,
-        head: bool = False,
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        body = json.dumps(data).encode()
-        await self.send_bytes(send, status, b"" if head else body, headers, length=len(body))
-
-    async def send_bytes(
-        self,
-        send: Send,
-        status: int,
-        body: bytes,
-        headers: list[tuple[bytes, bytes]] | None = None,
-        *,
-        length: int | None = None,
-    ) -> None:
-        hdrs = [*JSON_HEADERS, (b"content-length", str(length if length is not None else len(body)).encode())]
-        hdrs.extend(headers or [])
-        await send({"type": "http.response.start", "status": status, "headers": hdrs})
-        await send({"type": "http.response.body", "body": body})
 
     def _models(self, profile: Profile) -> dict[str, Any]:
         data = []
@@ -290,22 +323,12 @@ class ProxyApp:
                 if ident in seen:
                     continue
                 seen.add(ident)
-                data.append(
-                    {
-                        "type": "model",
-                        "id": ident,
-                        "display_name": f"{ident} ({p.provider})",
-                        "created_at": "2025-01-01T00:00:00Z",
-                    }
-                )
-        return {
-            "data": data,
-            "has_more": False,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-        }
+                data.append({"type": "model", "id": ident, "display_name": f"{ident} ({p.provider})",
+                             "created_at": "2025-01-01T00:00:00Z"})  # fmt: skip
+        return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None}  # fmt: skip
 
-    async def _wire(self, route: Route) -> str:
+    async def wire_name(self, route: Route) -> str:
         """ "openai" or "anthropic": for Ollama, by its version (≥ 0.14 serves /v1/messages)."""
         if route.provider.api != "ollama":
             return route.provider.api
@@ -324,274 +347,90 @@ class ProxyApp:
             version = cached[1]
         return "anthropic" if version_tuple(version) >= OLLAMA_NATIVE_MESSAGES else "openai"
 
+    def _call(self, route: Route, body: dict[str, Any], scope: Scope, record: RequestRecord) -> Call:
+        return Call(route=route, body=body, key=self._key(route.provider), scope=scope, record=record,
+                    client=self.upstream_client(), tuning=self.tuning, redactor=self.redactor, pool=self.pool)  # fmt: skip
+
     # -- endpoints ----------------------------------------------------------------------
     async def _count_tokens(
         self, body: dict[str, Any], profile: Profile, scope: Scope, send: Send, record: RequestRecord
     ) -> None:
         route = resolve(self.config, profile, str(body.get("model") or profile.model))
         record.provider, record.model_requested, record.model_used = route.provider.name, route.requested, route.model
-        wire = await self._wire(route) if route.provider.api == "ollama" else route.provider.api
-        if wire == "anthropic" and not route.quirks.local_count_tokens:
-            answered = await passthrough.count_tokens(self, route, body, scope, self._key(route.provider))
+        if await self.wire_name(route) == "anthropic" and not route.quirks.local_count_tokens:
+            answered = await passthrough.count_tokens(self._call(route, body, scope, record))
             if answered is not None:
-                status, payload = answered
-                record.upstream_status = status
-                await self.send_bytes(send, status, payload)
+                record.upstream_status = answered[0]
+                await send_bytes(send, answered[0], self.redactor.redact_bytes(answered[1]))
                 return
         # A fast local estimate: never 0, never a 404 (Claude Code falls back to max_tokens=1 probes).
-        await self._json(send, 200, {"input_tokens": estimate_input_tokens(body)})
+        await send_json(send, 200, {"input_tokens": estimate_input_tokens(body)})
 
     async def _messages(
-        self, body: dict[str, Any], profile: Profile, scope: Scope, receive: Receive, send: Send, record: RequestRecord
-    ) -> None:
-        requested = body.get("model")
-        if not isinstance(requested, str) or not requested:
-            raise ProxyError(400, "model: expected a non-empty string")
-        route = resolve(self.config, profile, requested)
-        stream = bool(body.get("stream"))
-        record.provider, record.model_requested, record.model_used, record.stream = (
-            route.provider.name,
-            requested,
-            route.model,
-            stream,
-        )
-        key = self._key(route.provider)
-        wire = await self._wire(route)
-        record.wire = wire
-        if wire == "anthropic":
-            await passthrough.messages(self, route, body, key, scope, receive, send, record)
-            return
-        await self._translated(route, body, key, stream, receive, send, record)
-
-    def _probe_answer(self, route: Route, body: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": new_message_id(), "type": "message", "role": "assistant", "model": route.model, "content": [],
-            "stop_reason": "max_tokens", "stop_sequence": None,
-            "usage": {"input_tokens": estimate_input_tokens(body), "output_tokens": 0,
-                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
-        }  # fmt: skip
-
-    async def _translated(
         self,
-        route: Route,
         body: dict[str, Any],
-        key: str | None,
-        stream: bool,
+        profile: Profile,
+        scope: Scope,
         receive: Receive,
         send: Send,
         record: RequestRecord,
+        *,
+        local_only: bool = False,
     ) -> None:
-        cap = (
-            route.profile.max_output_tokens if route.provider is self.config.providers[route.profile.provider] else None
-        )
-        cap = (
-            min(x for x in (cap, route.provider.max_output_tokens) if x)
-            if (cap or route.provider.max_output_tokens)
-            else None
-        )
-        if isinstance(body.get("max_tokens"), int) and body["max_tokens"] <= 1:
-            # Claude Code's count_tokens fallback: answer locally with the estimate, stop_reason max_tokens.
-            answer = self._probe_answer(route, body)
-            record.take_usage(answer["usage"])
-            if stream:
-                tr = StreamTranslator(model=route.model, input_tokens=answer["usage"]["input_tokens"])
-                await self._start_sse(send, rate_limit=True)
-                await send({"type": "http.response.body", "body": tr.start() + tr.finish("length"), "more_body": False})
-            else:
-                await self._json(send, 200, answer, headers=_rate_limit_headers())
-            return
-        payload, names = to_openai(
-            body, model=route.model, quirks=route.quirks, max_tokens_cap=route.output_cap, stream=stream
-        )
-        url = route.base_url + ("/v1/chat/completions" if route.provider.api == "ollama" else "/chat/completions")
-        headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json"}
-        if stream:
-            headers["accept-encoding"] = "identity"  # compression would hold back small SSE chunks
-        if key:
-            headers["authorization"] = f"Bearer {key}"
-        client = self.upstream_client()
-        request = client.build_request("POST", url, content=json.dumps(payload).encode(), headers=headers,
-                                       timeout=timeout_for(route.provider.timeout))  # fmt: skip
-        if not stream:
-            await self._translated_once(client, request, route, body, names, send, record)
-            return
-        input_estimate = estimate_input_tokens(body)
-        translator = StreamTranslator(model=route.model, input_tokens=input_estimate, names=names)
-        await with_disconnect(
-            receive, send, lambda snd: self._translated_stream(client, request, route, translator, snd, record)
-        )
-
-    async def _translated_once(
-        self,
-        client: httpx.AsyncClient,
-        request: httpx.Request,
-        route: Route,
-        body: dict[str, Any],
-        names: Any,
-        send: Send,
-        record: RequestRecord,
-    ) -> None:
-        try:
-            resp = await client.send(request)
-        except httpx.HTTPError as exc:
-            raise unavailable(route.provider.name, str(request.url), exc) from exc
-        record.upstream_status = resp.status_code
-        record.ttfb_ms = round((time.perf_counter() - record.started) * 1000, 2)
-        if resp.status_code >= 400:
-            status, payload = map_upstream_error(
-                resp.status_code, resp.content, provider=route.provider.name, model=route.model
-            )
-            record.status = status
-            await self.send_bytes(send, status, payload, _retry_after(resp))
-            return
-        try:
-            data = resp.json()
-        except ValueError as exc:
-            raise ProxyError(
-                502, f"provider {route.provider.name} sent a response that is not JSON", "api_error"
-            ) from exc
-        stops = body.get("stop_sequences") if isinstance(body.get("stop_sequences"), list) else None
-        message = to_anthropic(data, model=route.model, names=names, stop_sequences=stops)
-        record.take_usage(message["usage"])
-        await self._json(send, 200, message, headers=_rate_limit_headers())
-
-    async def _start_sse(self, send: Send, *, rate_limit: bool, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-        headers = list(SSE_HEADERS)
-        if rate_limit:
-            headers.extend(_rate_limit_headers())
-        headers.extend(extra or [])
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-
-    async def _translated_stream(
-        self,
-        client: httpx.AsyncClient,
-        request: httpx.Request,
-        route: Route,
-        tr: StreamTranslator,
-        send: Send,
-        record: RequestRecord,
-    ) -> None:
-        pending = asyncio.ensure_future(client.send(request, stream=True))
-        committed = False
-        sender = Sender(send)
-        pinger: asyncio.Task[None] | None = None
-        resp: httpx.Response | None = None
-        try:
-            done, _ = await asyncio.wait({pending}, timeout=self.ping_interval)
-            if not done:
-                # A silent upstream (a local model loading): commit to 200 and keep Claude Code's
-                # connection alive with pings; a later failure becomes an `event: error`.
-                committed = True
-                await self._start_sse(send, rate_limit=True)
-                await sender.send(tr.start())
-                pinger = asyncio.ensure_future(sender.ping_loop(self.ping_interval))
+        requested = body.get("model")
+        if not isinstance(requested, str) or not requested:
+            raise ProxyError(400, "model: expected a non-empty string", retryable=False)
+        rule = None
+        if profile.routes and "/" not in requested:  # an explicit `/model provider/x` switch is never rerouted
+            headers = {
+                k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k.startswith(b"x-claude-code-")
+            }
+            rule = first_match(profile, body, headers, estimate_input_tokens(body))
+            if rule is not None:
+                record.rule = f"{rule[0].when} → {rule[0].use}: {rule[1]}"
+        routes = chain(self.config, profile, requested, first=rule[0].use if rule else None)
+        if profile.privacy == "local" or local_only:
+            # Privacy mode: a route, fallback or `/model` switch that would leave the machine is
+            # refused before anything is sent (issue 18), never silently rerouted.
+            for other in routes[1:]:
+                if not is_local(other):
+                    record.hops.append(
+                        f"{route_key(other)}: refused (not local; profile {profile.name} is privacy = local)"
+                    )
+            if not is_local(routes[0]):
+                raise ProxyError(
+                    403, f"this session is local-only (profile {profile.name}: privacy = \"local\", or a sensitive project): provider {routes[0].provider.name} "
+                    f"at {routes[0].base_url} is not local; pick a local model, or declare the host private with "
+                    f"[providers.{routes[0].provider.name}] local = true", "permission_error", retryable=False,
+                )  # fmt: skip
+            routes = [r for r in routes if is_local(r)]
+        route = routes[0]
+        record.provider, record.model_requested, record.model_used = route.provider.name, requested, route.model
+        record.stream = bool(body.get("stream"))
+        wire = await self.wire_name(route)
+        record.wire = wire
+        call = self._call(route, body, scope, record)
+        if wire == "openai":
+            answer = translated.probe_answer(call)
+            if answer is not None:
+                await self._send_probe(call, answer, send)
+                return
+        attempts = [Attempt(self._wires[wire], call)]
+        for other in routes[1:]:
             try:
-                resp = await pending
-            except httpx.HTTPError as exc:
-                err = unavailable(route.provider.name, str(request.url), exc)
-                if not committed:
-                    raise err from exc
-                record.status, record.error = 200, err.message
-                await sender.send(error_frame("overloaded_error", err.message), final=True)
-                return
-            record.upstream_status = resp.status_code
-            if resp.status_code >= 400:
-                raw = await resp.aread()
-                status, payload = map_upstream_error(
-                    resp.status_code, raw, provider=route.provider.name, model=route.model
+                attempts.append(
+                    Attempt(self._wires[await self.wire_name(other)], self._call(other, body, scope, record))
                 )
-                if not committed:
-                    record.status = status
-                    await self.send_bytes(send, status, payload, _retry_after(resp))
-                    return
-                data = json.loads(payload)
-                record.status, record.error = 200, data["error"]["message"]
-                await sender.send(error_frame(data["error"]["type"], data["error"]["message"]), final=True)
-                return
-            if not committed:
-                await self._start_sse(send, rate_limit=True)
-                await sender.send(tr.start())
-                pinger = asyncio.ensure_future(sender.ping_loop(self.ping_interval))
-            record.status = 200
-            decoder = SSEDecoder()
-            try:
-                async for raw in resp.aiter_bytes():
-                    if record.ttfb_ms is None:
-                        record.ttfb_ms = round((time.perf_counter() - record.started) * 1000, 2)
-                    out = _feed_events(decoder.feed(raw), tr, route)
-                    if out:
-                        await sender.send(out)
-                    if tr.finished:
-                        break
-                out = _feed_events(decoder.flush(), tr, route)
-            except httpx.HTTPError as exc:
-                # After the first byte: an `event: error`, then close. Never a hung stream,
-                # never stop_reason "error" (not a valid value).
-                record.error = f"upstream stream broke: {type(exc).__name__}: {exc}"
-                await sender.send(
-                    error_frame("api_error", f"provider {route.provider.name} stream broke: {type(exc).__name__}"),
-                    final=True,
-                )
-                return
-            except _UpstreamStreamError as exc:
-                record.error = exc.message
-                await sender.send(error_frame(exc.error_type, exc.message), final=True)
-                return
-            await sender.send(out + tr.finish(), final=True)
-            record.take_usage(tr.final_usage)
-        finally:
-            if pinger is not None:
-                pinger.cancel()
-            if not pending.done():
-                pending.cancel()
-            if resp is not None:
-                await resp.aclose()
+            except ProxyError as exc:  # no key for a fallback entry: it cannot serve, say so in the log
+                record.hops.append(f"{route_key(other)}: {exc.message}")
+        await serve(Chain(attempts, breakers=self.breakers, sticky=self.sticky), receive, send)
 
-
-class _UpstreamStreamError(Exception):
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-
-
-def _feed_events(events: list[Any], tr: StreamTranslator, route: Route) -> bytes:
-    out: list[bytes] = []
-    for ev in events:
-        data = ev.data
-        if not data:
-            continue
-        if data == "[DONE]":
-            out.append(tr.finish())
-            break
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            continue  # a malformed line is skipped rather than ending the whole answer
-        if not isinstance(chunk, dict):
-            continue
-        if "error" in chunk and not chunk.get("choices"):
-            # OpenRouter and others report failures as a data chunk inside a 200 stream.
-            err = chunk["error"]
-            msg = err.get("message") if isinstance(err, dict) else str(err)
-            raise _UpstreamStreamError("api_error", f"provider {route.provider.name} ({route.model}): {msg}")
-        out.append(tr.feed(chunk))
-    return b"".join(out)
-
-
-async def _drain(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body"):
+    async def _send_probe(self, call: Call, answer: dict[str, Any], send: Send) -> None:
+        call.record.take_usage(answer["usage"])
+        call.record.status = 200
+        if not call.stream:
+            await send_json(send, 200, answer, rate_limit_headers())
             return
-
-
-def _rate_limit_headers() -> list[tuple[bytes, bytes]]:
-    # Claude Code reads these for its rate-limit display; translated providers have none.
-    reset = str(int(time.time()) + 3600).encode()
-    return [(b"anthropic-ratelimit-unified-status", b"allowed"), (b"anthropic-ratelimit-unified-reset", reset)]
-
-
-def _retry_after(resp: httpx.Response) -> list[tuple[bytes, bytes]]:
-    value = resp.headers.get("retry-after")
-    return [(b"retry-after", value.encode())] if value else []
+        tr = StreamTranslator(model=call.route.model, input_tokens=answer["usage"]["input_tokens"])
+        await start_sse(send, rate_limit_headers())
+        await send({"type": "http.response.body", "body": tr.start() + tr.finish("length"), "more_body": False})

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hybridcc.config.quirks import Quirks, quirks_for
 from hybridcc.config.schema import Config, Profile, Provider
-from hybridcc.providers import Quirks, quirks_for, upstream_base
+from hybridcc.providers import upstream_base
 
 _ALIASES = {"haiku": "small", "sonnet": "main", "opus": "big"}
 _FAMILY = re.compile(r"(haiku|sonnet|opus)")
@@ -64,3 +65,40 @@ def resolve(config: Config, profile: Profile, requested: str) -> Route:
         requested=requested,
         model=model,
     )
+
+
+def route_key(route: Route) -> str:
+    return f"{route.provider.name}/{route.model}"
+
+
+def target(config: Config, profile: Profile, entry: str, requested: str) -> Route:
+    """A fallback or rule target: a profile maps the request the way that profile would (slots,
+    aliases); a ``provider/model`` entry sends that model to that provider."""
+    other = config.profiles.get(entry)
+    if other is not None:
+        return resolve(config, other, requested)
+    head, _, model = entry.partition("/")
+    provider = config.providers[head]
+    return Route(profile=profile, provider=provider, quirks=quirks_for(provider),
+                 base_url=upstream_base(provider, config.ollama), requested=requested, model=model)  # fmt: skip
+
+
+def chain(config: Config, profile: Profile, requested: str, *, first: str | None = None) -> list[Route]:
+    """The primary route (or ``first``, a matched scenario rule's target), then the profile's
+    primary and fallback entries (issue 16), duplicates dropped."""
+    routes = [target(config, profile, first, requested)] if first else []
+    for route in [
+        resolve(config, profile, requested),
+        *(target(config, profile, e, requested) for e in profile.fallback),
+    ]:
+        if route_key(route) not in {route_key(r) for r in routes}:
+            routes.append(route)
+    return routes
+
+
+def is_local(route: Route) -> bool:
+    """Loopback, or a host the user declared private with ``[providers.X] local = true``."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(route.base_url).hostname or ""
+    return route.provider.local or host in ("localhost", "::1") or host.startswith("127.")

@@ -2,6 +2,11 @@
 
 The decoder takes arbitrary byte chunks (``feed``) and returns complete events; ``flush`` hands
 over an event the stream ended without a blank line after. Lines may end in LF, CRLF or CR.
+
+Bytes become text once per complete line, never per socket read: a UTF-8 sequence never
+contains the bytes of CR or LF, so splitting the bytes at line ends first and decoding whole
+lines is exactly an incremental decoder — a character split across two reads stays whole
+(shared/STYLE.md, lesson 16).
 """
 
 from __future__ import annotations
@@ -17,40 +22,65 @@ class SSEEvent:
     data: str
 
 
-class SSEDecoder:
-    __slots__ = ("_buf", "_data", "_event", "_pending_cr")
+def decode_line(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # truly invalid bytes (not a split character): keep the rest
+        return raw.decode("utf-8", errors="replace")
+
+
+class LineSplitter:
+    """Bytes in, complete lines (still bytes, without their ending) out."""
+
+    __slots__ = ("_buf", "_pending_cr")
 
     def __init__(self) -> None:
-        self._buf = ""
-        self._event: str | None = None
-        self._data: list[str] = []
+        self._buf = b""
         self._pending_cr = False
 
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if self._pending_cr and chunk[:1] == b"\n":
+            chunk = chunk[1:]  # the LF of a CRLF split across two reads
+        self._pending_cr = chunk[-1:] == b"\r"
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buf = self._buf + chunk if self._buf else chunk
+        if b"\n" not in buf:
+            self._buf = buf
+            return []
+        lines = buf.split(b"\n")
+        self._buf = lines.pop()
+        return lines
+
+    def rest(self) -> bytes:
+        rest, self._buf = self._buf, b""
+        return rest
+
+
+class SSEDecoder:
+    """Complete SSE events from arbitrary byte (or text) chunks."""
+
+    __slots__ = ("_data", "_event", "_lines")
+
+    def __init__(self) -> None:
+        self._lines = LineSplitter()
+        self._event: str | None = None
+        self._data: list[str] = []
+
     def feed(self, chunk: bytes | str) -> list[SSEEvent]:
-        text = chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
-        if self._pending_cr and text.startswith("\n"):
-            text = text[1:]  # the LF of a CRLF split across two chunks
-        self._pending_cr = text.endswith("\r")
-        self._buf += text
-        if "\r" in self._buf:
-            self._buf = self._buf.replace("\r\n", "\n").replace("\r", "\n")
+        raw = chunk.encode() if isinstance(chunk, str) else chunk
         out: list[SSEEvent] = []
-        while True:
-            nl = self._buf.find("\n")
-            if nl < 0:
-                break
-            line = self._buf[:nl]
-            self._buf = self._buf[nl + 1 :]
-            ev = self._line(line)
+        for line in self._lines.feed(raw):
+            ev = self._line(decode_line(line))
             if ev is not None:
                 out.append(ev)
         return out
 
     def flush(self) -> list[SSEEvent]:
         out: list[SSEEvent] = []
-        if self._buf:
-            ev = self._line(self._buf)
-            self._buf = ""
+        rest = self._lines.rest()
+        if rest:
+            ev = self._line(decode_line(rest))
             if ev is not None:
                 out.append(ev)
         ev = self._line("")
@@ -65,24 +95,24 @@ class SSEDecoder:
             ev = SSEEvent(self._event, "\n".join(self._data))
             self._event, self._data = None, []
             return ev
-        if line.startswith(":"):
+        if line[0] == ":":
             return None  # a comment (keep-alive)
+        if line.startswith("data:"):
+            value = line[5:]
+            self._data.append(value[1:] if value[:1] == " " else value)
+            return None
         field, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if field == "data":
-            self._data.append(value)
-        elif field == "event":
-            self._event = value
+        if field == "event":
+            self._event = value[1:] if value[:1] == " " else value
         return None
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def encode(event: str, data: dict[str, Any]) -> bytes:
     """One Anthropic-style frame: an ``event:`` line and a ``data:`` line."""
-    return f"event: {event}\ndata: {_dumps(data)}\n\n".encode()
+    return f"event: {event}\ndata: {dumps(data)}\n\n".encode()
 
 
 PING_FRAME = encode("ping", {"type": "ping"})

@@ -25,12 +25,24 @@ def timeout_for(read: float) -> httpx.Timeout:
     return httpx.Timeout(connect=CONNECT_TIMEOUT, read=read, write=WRITE_TIMEOUT, pool=CONNECT_TIMEOUT)
 
 
-def unavailable(provider: str, url: str, exc: BaseException) -> ProxyError:
-    """Unreachable or timed out before the first byte → 529 overloaded (Claude Code retries it)."""
+def unavailable(provider: str, url: str, exc: BaseException, *, attempts: int = 1) -> ProxyError:
+    """Unreachable or timed out before the first byte, after the proxy's own retries.
+
+    A 503 ``api_error`` with ``x-should-retry: false`` (``retryable=False``): Claude Code then
+    shows this message at once. A 529 would be retried by it whatever the headers say (measured,
+    2.1.197 and 2.1.332), turning a dead provider into minutes of silence (issue 12 item 1).
+    """
     if isinstance(exc, httpx.ConnectError):
         cause = f"cannot connect ({exc})" if str(exc) else "connection refused"
     elif isinstance(exc, httpx.TimeoutException):
         cause = f"timed out ({type(exc).__name__})"
     else:
         cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return ProxyError(529, f"provider {provider} at {url} is unavailable: {cause}", "overloaded_error")
+    tried = f", tried {attempts} times" if attempts > 1 else ""
+    return ProxyError(
+        503,
+        f"provider {provider} at {url} is unavailable: {cause}{tried} — is it running? "
+        "`hybridcc doctor --online` checks it",
+        "api_error",
+        retryable=False,
+    )

@@ -25,6 +25,19 @@ class Lease:
         return paths.leases_dir() / f"{self.service}-{self.pid}.json"
 
 
+def _parse(raw: bytes) -> Lease:
+    """A lease from its file; ValueError when it is not one (truncated, a pid as a string, …)."""
+    data = json.loads(raw.decode("utf-8"))
+    if not isinstance(data, dict) or set(data) != {"service", "pid", "create_time", "taken_at"}:
+        raise ValueError("not a lease")
+    if not isinstance(data["service"], str) or type(data["pid"]) is not int or data["pid"] <= 0:
+        raise ValueError("not a lease")
+    times = (data["create_time"], data["taken_at"])
+    if not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times):
+        raise ValueError("not a lease")
+    return Lease(data["service"], data["pid"], float(data["create_time"]), float(data["taken_at"]))
+
+
 def take(service: str, pid: int | None = None) -> Lease:
     pid = pid or os.getpid()
     lease = Lease(service, pid, create_time(pid) or time.time(), time.time())
@@ -37,15 +50,15 @@ def release(lease: Lease) -> None:
 
 
 def active(service: str) -> list[Lease]:
-    """Leases on ``service`` whose holder is still alive; dead holders' leases are removed."""
+    """Leases on ``service`` whose holder is still alive; dead holders' and unreadable leases are removed."""
     out: list[Lease] = []
     directory = paths.leases_dir()
     if not directory.is_dir():
         return out
     for path in directory.glob(f"{service}-*.json"):
         try:
-            lease = Lease(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
+            lease = _parse(path.read_bytes())
+        except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             path.unlink(missing_ok=True)
             continue
         ct = create_time(lease.pid)

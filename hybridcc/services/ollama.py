@@ -20,7 +20,7 @@ from hybridcc.fsutil import atomic_write, file_lock
 from hybridcc.providers import is_local_url, ollama_base_url
 from hybridcc.services import leases
 from hybridcc.services.process import create_time, is_same_process, spawn_detached, stop_pid, tail
-from hybridcc.services.state import ServiceState, clear_state, read_state, write_state
+from hybridcc.services.state import ServiceState, clear_state, load_state, read_state, report_repair, write_state
 from hybridcc.versions import OLLAMA_NATIVE_MESSAGES, version_tuple
 
 SERVICE = "ollama"
@@ -63,9 +63,18 @@ def list_models(url: str, timeout: float = 5.0) -> list[str]:
     return [str(m["name"]) for m in models if isinstance(m, dict) and "name" in m] if isinstance(models, list) else []
 
 
+def _read_record() -> ServiceState | None:
+    """The record, or None; an unreadable one is removed and said (Ollama is found by its URL)."""
+    state, problem = load_state(SERVICE)
+    if problem is not None:
+        clear_state(SERVICE)
+        report_repair(f"{problem}; removed it (a running Ollama is still found at its URL)")
+    return state
+
+
 def status(config: Config, *, with_models: bool = False) -> OllamaStatus:
     url = base_url(config)
-    state = read_state(SERVICE)
+    state = _read_record()
     managed = state is not None and is_same_process(state) and state.extra.get("url") == url
     if state is not None and not managed and not is_same_process(state):
         clear_state(SERVICE)  # stale record of a server that died
@@ -257,7 +266,7 @@ def context_warning(config: Config, st: OllamaStatus) -> str | None:
     marker = paths.state_dir() / "ollama-context-warned"
     try:
         seen = marker.read_text(encoding="utf-8").splitlines()
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # unreadable marker: warn again rather than fail
         seen = []
     if st.url in seen:
         return None

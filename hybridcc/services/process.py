@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 
+from hybridcc.fsutil import open_private_append
 from hybridcc.services.state import ServiceState
 
 LOG_ROTATE_BYTES = 10 * 1024 * 1024
@@ -31,19 +32,21 @@ def rotate_if_large(path: Path, max_bytes: int = LOG_ROTATE_BYTES, backups: int 
 
 
 def spawn_detached(argv: Sequence[str], *, env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in its own session (survives the terminal closing), output to ``log_path``."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    """Start ``argv`` in its own session (survives the terminal closing), output to ``log_path`` (0600)."""
     rotate_if_large(log_path)
-    with log_path.open("ab") as log:
+    fd = open_private_append(log_path)
+    try:
         return subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
-            stdout=log,
+            stdout=fd,
             stderr=subprocess.STDOUT,
             env=dict(env),
             start_new_session=True,
             close_fds=True,
         )
+    finally:
+        os.close(fd)
 
 
 def create_time(pid: int) -> float | None:
@@ -66,8 +69,23 @@ def is_same_process(state: ServiceState) -> bool:
         return False
 
 
+def is_gone(pid: int, expected_create_time: float | None) -> bool:
+    """The process is dead, a zombie, or its pid now belongs to another process."""
+    try:
+        proc = psutil.Process(pid)
+        if expected_create_time is not None and abs(proc.create_time() - expected_create_time) > 0.5:
+            return True
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
+
+
 def stop_pid(pid: int, expected_create_time: float | None, *, timeout: float = 10.0) -> bool:
-    """SIGTERM, wait, SIGKILL after ``timeout``, reap. False when it was not running."""
+    """SIGTERM (and SIGCONT: a stopped process acts on it), wait, SIGKILL after ``timeout``, reap.
+
+    False when it was not running (or its pid belongs to another process now). Returns once the
+    process is gone (its port is then free) or SIGKILL did not end it within 5 s (see is_gone).
+    """
     try:
         proc = psutil.Process(pid)
         if expected_create_time is not None and abs(proc.create_time() - expected_create_time) > 0.5:
@@ -76,8 +94,14 @@ def stop_pid(pid: int, expected_create_time: float | None, *, timeout: float = 1
         return False
     try:
         proc.send_signal(signal.SIGTERM)
+        # A SIGSTOPped process keeps SIGTERM pending until it runs again: wake it so a hung
+        # proxy shuts down gracefully when it can, and SIGKILL below ends it when it cannot.
+        proc.send_signal(signal.SIGCONT)
     except psutil.NoSuchProcess:
+        _reap(pid)
         return True
+    except psutil.Error:
+        pass
     try:
         proc.wait(timeout=timeout)
     except psutil.TimeoutExpired:
@@ -100,6 +124,24 @@ def _reap(pid: int) -> None:
         pass
     except OSError:
         pass
+
+
+def processes_running(module: str) -> list[psutil.Process]:
+    """Live processes of this user started as ``python -m MODULE`` (daemons we may have lost track of)."""
+    found: list[psutil.Process] = []
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for proc in psutil.process_iter(["pid", "cmdline", "uids", "status"]):
+        try:
+            cmdline = proc.info.get("cmdline") or []
+            if "-m" not in cmdline or module not in cmdline or proc.info.get("status") == psutil.STATUS_ZOMBIE:
+                continue
+            uids = proc.info.get("uids")
+            if uid is not None and uids is not None and uids.real != uid:
+                continue
+            found.append(proc)
+        except psutil.Error:
+            continue
+    return found
 
 
 def wait_until(predicate: object, timeout: float, interval: float = 0.05) -> bool:

@@ -1,7 +1,8 @@
-"""Crash recovery during a `hybridcc run` session: bring a dead proxy back on the same port.
+"""Crash recovery during a `hybridcc run` session: bring a dead or hung proxy back on the same port.
 
 A thread probes every ``interval``; a dead process is restarted at once (same port, same token,
-so Claude Code's own retry succeeds), an alive but unresponsive one after three failed probes.
+so Claude Code's own retry succeeds), an alive but unresponsive one (hung, SIGSTOPped) after
+three failed probes: it is stopped first (TERM, then KILL), since it still holds the port.
 More than ``max_restarts`` within ``window`` seconds is a crash loop: reported, then left alone.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Callable
 
 from hybridcc.config.schema import Config
 from hybridcc.errors import HybridccError
-from hybridcc.services import proxy as proxy_service
+from hybridcc.services import proxy as proxy_svc
 from hybridcc.services.process import is_same_process
 from hybridcc.services.state import ServiceState, read_state
 
@@ -25,6 +26,7 @@ class ProxyWatchdog(threading.Thread):
         state: ServiceState,
         *,
         interval: float = 0.5,
+        probe_timeout: float = 1.0,
         max_restarts: int = 5,
         window: float = 60.0,
         report: Callable[[str], None] = lambda _msg: None,
@@ -33,10 +35,12 @@ class ProxyWatchdog(threading.Thread):
         self.config = config
         self.state = state
         self.interval = interval
+        self.probe_timeout = probe_timeout
         self.max_restarts = max_restarts
         self.window = window
         self.report = report
         self.restarts: list[float] = []
+        self.probes = 0  # how many times it looked (tests wait on this, never on a clock)
         self.gave_up = False
         self._halt = threading.Event()
 
@@ -50,7 +54,8 @@ class ProxyWatchdog(threading.Thread):
         while not self._halt.wait(self.interval + backoff):
             current = read_state("proxy") or self.state
             alive = is_same_process(current)
-            healthy = alive and proxy_service.probe(current.host, current.port, timeout=1.0) is not None
+            healthy = alive and proxy_svc.answers(current, timeout=self.probe_timeout)
+            self.probes += 1
             if healthy:
                 failures, backoff = 0, 0.0
                 self.state = current
@@ -69,11 +74,10 @@ class ProxyWatchdog(threading.Thread):
                     )
                 continue
             self.restarts.append(now)
+            how = "stopped answering" if alive else "stopped unexpectedly"
             try:
-                self.state = proxy_service.restart_on(self.config, current)
-                self.report(
-                    f"the proxy stopped unexpectedly; restarted it on port {self.state.port} (pid {self.state.pid})"
-                )
+                self.state = proxy_svc.restart_on(self.config, current)
+                self.report(f"the proxy {how}; restarted it on port {self.state.port} (pid {self.state.pid})")
                 failures = 0
             except HybridccError as exc:
                 self.report(f"could not restart the proxy: {exc.message}")

@@ -76,7 +76,10 @@ def test_openai_wire_tool_round_trip(run_claude: Run, upstream: Up) -> None:
     assert res.result["result"] == "The command printed: hybridcc-e2e-42"
     tool_msgs = [m for r in up.requests for m in (r.json() or {}).get("messages", []) if m.get("role") == "tool"]
     assert tool_msgs and tool_msgs[-1]["tool_call_id"] == "call_e2e_1" and "hybridcc-e2e-42" in tool_msgs[-1]["content"]
-    first = up.requests[0]
+    # `run` asks first: its context-window probe (GET /props on a loopback server) and its
+    # pre-flight (GET /models, with the key); the first POST is claude's.
+    assert any(r.method == "GET" and r.path.endswith("/models") and r.headers.get("authorization") for r in up.requests)
+    first = next(r for r in up.requests if r.method == "POST")
     assert first.headers["authorization"] == "Bearer sk-fake-provider-key-e2e"  # the provider key, added by the proxy
     assert first.json()["stream"] is True and first.json()["stream_options"] == {"include_usage": True}
     _no_claude_model_upstream(up)
@@ -133,7 +136,7 @@ def test_resume_and_fork_replay_history(run_claude: Run, upstream: Up) -> None:
     assert "PAPAYA" in replay and "what was the word?" in replay and "and now?" in replay
 
 
-def test_failing_upstream_exit_code_propagates(run_claude: Run, upstream: Up, tmp_path: Path) -> None:
+def test_failing_upstream_exit_code_propagates(run_claude: Run, upstream: Up, claude_exe: str, tmp_path: Path) -> None:
     up = upstream(
         lambda r: error_reply(
             400, {"error": {"message": "this provider rejects everything", "type": "invalid_request_error"}}
@@ -141,26 +144,16 @@ def test_failing_upstream_exit_code_propagates(run_claude: Run, upstream: Up, tm
     )
     e2e_config(openai_url=up.url)
     # A wrapper records claude's own exit code, so we can compare it with hybridcc's.
-    from tests.e2e.conftest import _claude_path
-
-    real = _claude_path()
     wrapper = tmp_path / "claude-wrapper"
     record = tmp_path / "claude-code.txt"
-    wrapper.write_text(f'#!/bin/sh\n"{real}" "$@"\ncode=$?\necho $code > "{record}"\nexit $code\n')
+    wrapper.write_text(f'#!/bin/sh\n"{claude_exe}" "$@"\ncode=$?\necho $code > "{record}"\nexit $code\n')
     wrapper.chmod(0o755)
-    import os
-    import subprocess
-    import sys
-
-    env = {"PATH": f"{Path(str(real)).parent}:/usr/bin:/bin", "HOME": os.environ["HOME"], "HYBRIDCC_HOME": os.environ["HYBRIDCC_HOME"],
-           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "FAKE_KEY": "k"}  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "hybridcc", "run", "--provider", "fake-openai", "--claude-path", str(wrapper), "--",
-                           "-p", "hello", "--output-format", "json"], env=env, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, cwd=tmp_path)  # fmt: skip
+    done = run_claude("fake-openai", ["-p", "hello", "--output-format", "json"], claude=str(wrapper),
+                      extra_env={"FAKE_KEY": "k"})  # fmt: skip
     claude_code = int(record.read_text().strip())
     assert claude_code != 0
-    assert done.returncode == claude_code
-    assert "this provider rejects everything" in done.stdout + done.stderr
+    assert done.code == claude_code
+    assert "this provider rejects everything" in done.output
     assert read_state("proxy") is None
 
 

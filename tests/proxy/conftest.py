@@ -14,7 +14,7 @@ import uvicorn
 from hybridcc.config import load_config
 from hybridcc.proxy.app import ProxyApp
 from hybridcc.proxy.server import bind_socket, setup_logging
-from hybridcc.token import ensure_token
+from hybridcc.proxy_token import ensure_token
 from tests.conftest import write_config
 
 

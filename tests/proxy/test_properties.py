@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hybridcc.providers import QUIRKS
+from hybridcc.config.quirks import QUIRKS
+from hybridcc.proxy.translate.openai_stream import StreamTranslator
 from hybridcc.proxy.translate.request import MAX_TOOL_NAME, to_openai
-from hybridcc.proxy.translate.stream import StreamTranslator
 from tests.fakes.grammar import check, parse
 
 text = st.text(min_size=0, max_size=30)

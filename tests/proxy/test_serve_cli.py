@@ -32,7 +32,7 @@ def test_serve_foreground_and_sigterm(hybridcc_exe: list[str]) -> None:
         health = _wait_health(f"http://127.0.0.1:{port}", proc)
         assert health["default_profile"] == "openrouter" and health["pid"] == proc.pid
         # no key in the environment: the proxy answers 401 naming the variable
-        from hybridcc.token import read_token
+        from hybridcc.proxy_token import read_token
 
         r = httpx.post(f"http://127.0.0.1:{port}/v1/messages", headers={"x-api-key": read_token() or ""},
                        json={"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})  # fmt: skip

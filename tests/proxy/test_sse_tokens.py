@@ -3,8 +3,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hybridcc.proxy.estimate import estimate_input_tokens
 from hybridcc.proxy.sse import SSEDecoder, SSEEvent, encode
-from hybridcc.proxy.tokens import estimate_input_tokens
 
 RAW = b'event: a\ndata: {"x": 1}\n\n: keep-alive\n\ndata: line1\ndata: line2\n\nevent: b\r\ndata: 2\r\n\r\n'
 EXPECTED = [SSEEvent("a", '{"x": 1}'), SSEEvent(None, "line1\nline2"), SSEEvent("b", "2")]

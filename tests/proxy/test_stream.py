@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hybridcc.proxy.translate.openai_stream import StreamTranslator
 from hybridcc.proxy.translate.request import ToolNames
-from hybridcc.proxy.translate.stream import StreamTranslator
 from tests.fakes.grammar import check, parse
 from tests.fakes.upstream import openai_chunk as ch
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,15 +18,22 @@ import psutil
 import pytest
 
 from hybridcc.config import load_config
+from hybridcc.errors import ConfigError
+from hybridcc.proxy_token import ensure_token
 from hybridcc.services import leases
-from hybridcc.services import proxy as svc
+from hybridcc.services import proxy as proxy_svc
 from hybridcc.services.state import ServiceState, read_state, write_state
 from hybridcc.services.watchdog import ProxyWatchdog
-from hybridcc.token import ensure_token
-from tests.conftest import CliResult, write_config
-from tests.helpers import free_port
+from tests.conftest import CliResult
+from tests.helpers import wait_for
 
 Cli = Callable[..., CliResult]
+
+
+def _health(port: int) -> dict[str, object]:
+    data = httpx.get(f"http://127.0.0.1:{port}/health", headers={"x-api-key": ensure_token()}).json()
+    assert isinstance(data, dict)
+    return data
 
 
 def test_start_status_stop(cli: Cli, proxy_config: Callable[[str], Path]) -> None:
@@ -33,10 +41,9 @@ def test_start_status_stop(cli: Cli, proxy_config: Callable[[str], Path]) -> Non
     r = cli("proxy", "start")
     assert r.code == 0 and "proxy started" in r.err
     state = read_state("proxy")
-    assert state is not None and state.owner == "user"
+    assert state is not None and state.owner == "user" and state.port > 0
     # start returns only once /health answers
-    health = httpx.get(f"http://127.0.0.1:{state.port}/health").json()
-    assert health["pid"] == state.pid
+    assert _health(state.port)["pid"] == state.pid
     data = json.loads(cli("proxy", "status", "--json").out)
     assert data["status"] == "running" and data["pid"] == state.pid and data["config_current"] is True
     r = cli("proxy", "start")
@@ -52,12 +59,12 @@ def test_start_status_stop(cli: Cli, proxy_config: Callable[[str], Path]) -> Non
 
 def test_restart_keeps_port(cli: Cli, proxy_config: Callable[[str], Path]) -> None:
     proxy_config("")
-    cli("proxy", "start")
+    assert cli("proxy", "start").code == 0
     first = read_state("proxy")
     assert cli("proxy", "restart").code == 0
     second = read_state("proxy")
     assert first and second and second.pid != first.pid and second.port == first.port
-    cli("proxy", "stop")
+    assert cli("proxy", "stop").code == 0
 
 
 def test_concurrent_starts_yield_one_proxy(hybridcc_exe: list[str], proxy_config: Callable[[str], Path]) -> None:
@@ -68,20 +75,21 @@ def test_concurrent_starts_yield_one_proxy(hybridcc_exe: list[str], proxy_config
     pids = {o.rsplit("pid ", 1)[1].strip(" )\n") for o in outs}
     assert len(pids) == 1, outs
     assert sum("proxy started" in o for o in outs) == 1
-    svc.stop()
+    assert proxy_svc.stop()
 
 
-def test_port_zero_picks_a_free_port(cli: Cli) -> None:
-    write_config("[proxy]\nport = 0\n")
+def test_port_zero_picks_a_free_port(cli: Cli, proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("")
     assert cli("proxy", "start").code == 0
     state = read_state("proxy")
     assert state is not None and state.port > 0
     env = json.loads(cli("env", "-f", "json").out)
     assert env["ANTHROPIC_BASE_URL"] == f"http://127.0.0.1:{state.port}/p/ollama"
-    svc.stop()
+    assert proxy_svc.stop()
 
 
-def test_port_taken_by_another_program(cli: Cli) -> None:
+def test_port_taken_by_another_program(cli: Cli, proxy_config: Callable[[str], Path]) -> None:
+    proxy_config("")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
@@ -92,8 +100,8 @@ def test_port_taken_by_another_program(cli: Cli) -> None:
     assert read_state("proxy") is None
 
 
-def _fake_state(pid: int, create_time: float, port: int) -> None:
-    write_state(ServiceState(service="proxy", pid=pid, create_time=create_time, host="127.0.0.1", port=port,
+def _fake_state(pid: int, create_time: float) -> None:
+    write_state(ServiceState(service="proxy", pid=pid, create_time=create_time, host="127.0.0.1", port=0,
                              version="0.0.1", started_at=time.time(), owner="user", cmdline=["python", "-m", "hybridcc.proxy"]))  # fmt: skip
 
 
@@ -101,49 +109,70 @@ def test_stale_state_dead_pid(cli: Cli, proxy_config: Callable[[str], Path]) -> 
     proxy_config("")
     dead = subprocess.Popen(["true"])
     dead.wait()
-    _fake_state(dead.pid, time.time() - 5, free_port())
+    _fake_state(dead.pid, time.time() - 5)
     data = json.loads(cli("proxy", "status", "--json").out)
     assert data["status"] == "stopped"
     assert cli("proxy", "start").code == 0
     state = read_state("proxy")
-    assert state is not None and state.pid != dead.pid and svc.status(load_config()).healthy
-    svc.stop()
+    assert state is not None and state.pid != dead.pid and proxy_svc.status(load_config()).healthy
+    assert proxy_svc.stop()
 
 
 def test_stale_state_reused_pid_is_not_killed(cli: Cli, proxy_config: Callable[[str], Path]) -> None:
     proxy_config("")
     me = psutil.Process()
-    _fake_state(me.pid, me.create_time() - 1000, free_port())  # our pid, but not the process recorded
+    _fake_state(me.pid, me.create_time() - 1000)  # our pid, but not the process recorded
     assert json.loads(cli("proxy", "status", "--json").out)["status"] == "stopped"
     assert cli("proxy", "start").code == 0
     assert cli("proxy", "stop").code == 0
     assert me.is_running()  # the test process itself was never signalled
 
 
-def test_config_change_restarts_on_next_start(
+def test_config_change_reloads_and_key_change_restarts(
     cli: Cli, proxy_config: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = proxy_config("")
-    cli("proxy", "start")
+    assert cli("proxy", "start").code == 0
     before = read_state("proxy")
+    assert before is not None
     path.write_text('default_profile = "gemini"\n' + path.read_text())
     assert json.loads(cli("proxy", "status", "--json").out)["config_current"] is False
+    # A config change is reloaded in the running proxy: no restart, no session cut (issue 11, item 14).
     r = cli("proxy", "start")
+    assert r.code == 0 and "reloaded (config changed)" in r.err, r.err
     after = read_state("proxy")
-    assert "restarted (config or keys changed)" in r.err
-    assert before and after and after.pid != before.pid and after.port == before.port
-    assert httpx.get(f"http://127.0.0.1:{after.port}/health").json()["default_profile"] == "gemini"
-    # a key appearing in the caller's environment also counts (the daemon reads keys from its env)
+    assert after is not None and after.pid == before.pid and after.port == before.port
+    assert _health(after.port)["default_profile"] == "gemini"
+    assert json.loads(cli("proxy", "status", "--json").out)["config_current"] is True
+    assert "already running" in cli("proxy", "start").err
+    # a key appearing in the caller's environment does restart (the daemon reads keys from its env)
     monkeypatch.setenv("GEMINI_API_KEY", "g-key-123")
     assert "restarted" in cli("proxy", "start").err
     with_key = read_state("proxy")
+    assert with_key is not None and with_key.pid != before.pid and with_key.port == before.port
     # ...but a caller without that key (another shell) never restarts a daemon that has it
     monkeypatch.delenv("GEMINI_API_KEY")
     assert "already running" in cli("proxy", "start").err
     assert read_state("proxy") == with_key
     monkeypatch.setenv("GEMINI_API_KEY", "g-key-other")  # a different key does
     assert "restarted" in cli("proxy", "start").err
-    svc.stop()
+    assert proxy_svc.stop()
+
+
+def test_invalid_config_is_refused_by_reload_and_the_proxy_keeps_running(
+    cli: Cli, proxy_config: Callable[[str], Path]
+) -> None:
+    """The daemon re-reads config.toml itself: a config it refuses leaves it on the old one."""
+    path = proxy_config("")
+    config = load_config()
+    state = proxy_svc.ensure(config, owner="user")
+    path.write_text('default_profile = "gemini"\n' + path.read_text())
+    changed = load_config()
+    path.write_text("[proxy\nport = 0\n")  # broken after the caller read it
+    with pytest.raises(ConfigError, match="refused the new config"):
+        proxy_svc.start(changed, owner="user")
+    assert proxy_svc.status(config).healthy and read_state("proxy") == state
+    assert proxy_svc.stop()
 
 
 def test_start_failure_shows_log_tail(
@@ -163,35 +192,32 @@ def test_kill_9_recovery_during_a_lease(proxy_config: Callable[[str], Path]) -> 
     proxy_config("")
     config = load_config()
     token = ensure_token()
-    state = svc.ensure(config)
+    state = proxy_svc.ensure(config)
     lease = leases.take("proxy")
     dog = ProxyWatchdog(config, state, interval=0.2)
     dog.start()
     try:
         os.kill(state.pid, signal.SIGKILL)
         t0 = time.monotonic()
-        new = None
-        while time.monotonic() - t0 < 5:
-            cur = read_state("proxy")
-            if cur and cur.pid != state.pid and svc.probe(cur.host, cur.port):
-                new = cur
-                break
-            time.sleep(0.05)
+        new = wait_for(
+            lambda: (cur := read_state("proxy")) and cur.pid != state.pid and proxy_svc.probe(cur.host, cur.port) and cur,
+            timeout=5, what="the watchdog to restart the proxy",
+        )  # fmt: skip
         elapsed = time.monotonic() - t0
-        assert new is not None and new.port == state.port and elapsed < 2.5, elapsed
+        assert new.port == state.port and elapsed < 2.5, elapsed
         r = httpx.get(f"http://127.0.0.1:{new.port}/v1/models", headers={"x-api-key": token})
         assert r.status_code == 200  # same token
     finally:
         dog.stop()
         leases.release(lease)
-        assert svc.release_if_unused(config)
+        assert proxy_svc.release_if_unused(config)
     assert read_state("proxy") is None
 
 
 def test_crash_loop_backs_off_and_is_reported(proxy_config: Callable[[str], Path]) -> None:
     proxy_config("")
     config = load_config()
-    state = svc.ensure(config)
+    state = proxy_svc.ensure(config)
     reports: list[str] = []
     dog = ProxyWatchdog(config, state, interval=0.1, max_restarts=2, window=60, report=reports.append)
     dog.start()
@@ -200,18 +226,15 @@ def test_crash_loop_backs_off_and_is_reported(proxy_config: Callable[[str], Path
             cur = read_state("proxy")
             assert cur is not None
             os.kill(cur.pid, signal.SIGKILL)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                nxt = read_state("proxy")
-                if (nxt and nxt.pid != cur.pid) or dog.gave_up:
-                    break
-                time.sleep(0.05)
-        time.sleep(0.5)
-        assert dog.gave_up
+            wait_for(
+                lambda c=cur: ((nxt := read_state("proxy")) is not None and nxt.pid != c.pid) or dog.gave_up,  # type: ignore[misc]
+                timeout=10, what="a restart or giving up",
+            )  # fmt: skip
+        wait_for(lambda: dog.gave_up, timeout=10, what="the watchdog to give up")
         assert any("crashed 2 times" in r for r in reports), reports
     finally:
         dog.stop()
-        svc.stop()
+        proxy_svc.stop()
 
 
 def test_leases_reaped_and_user_started_never_stopped(proxy_config: Callable[[str], Path]) -> None:
@@ -219,43 +242,42 @@ def test_leases_reaped_and_user_started_never_stopped(proxy_config: Callable[[st
     config = load_config()
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        svc.ensure(config, owner="session")
+        proxy_svc.ensure(config, owner="session")
         leases.take("proxy", holder.pid)
         assert len(leases.active("proxy")) == 1
-        assert not svc.release_if_unused(config)  # a live lease keeps it running
+        assert not proxy_svc.release_if_unused(config)  # a live lease keeps it running
         holder.kill()
         holder.wait()
         assert leases.active("proxy") == []  # reaped: its holder died
-        assert svc.release_if_unused(config) and read_state("proxy") is None
+        assert proxy_svc.release_if_unused(config) and read_state("proxy") is None
         # started by the user: a session ending never stops it
-        svc.start(config, owner="user")
-        svc.ensure(config, owner="session")
-        assert not svc.release_if_unused(config)
-        assert svc.status(config).healthy
+        proxy_svc.start(config, owner="user")
+        proxy_svc.ensure(config, owner="session")
+        assert not proxy_svc.release_if_unused(config)
+        assert proxy_svc.status(config).healthy
     finally:
         holder.kill()
-        svc.stop()
+        holder.wait()
+        proxy_svc.stop()
 
 
 def test_keep_alive_keeps_session_proxy(proxy_config: Callable[[str], Path]) -> None:
     proxy_config("keep_alive = true\n")
     config = load_config()
-    svc.ensure(config, owner="session")
-    assert not svc.release_if_unused(config)
-    svc.stop()
+    proxy_svc.ensure(config, owner="session")
+    assert not proxy_svc.release_if_unused(config)
+    assert proxy_svc.stop()
 
 
 def test_logs_command(cli: Cli, proxy_config: Callable[[str], Path]) -> None:
     proxy_config("")
-    cli("proxy", "start")
+    assert cli("proxy", "start").code == 0
     r = cli("proxy", "logs", "-n", "5")
     assert r.code == 0 and "listening on http://127.0.0.1:" in r.out
-    svc.stop()
+    assert proxy_svc.stop()
 
 
 def test_log_follow_survives_rotation(tmp_path: Path) -> None:
-    import threading
-
     from hybridcc.services.logs import follow_file
 
     log = tmp_path / "x.log"
@@ -263,20 +285,21 @@ def test_log_follow_survives_rotation(tmp_path: Path) -> None:
     got: list[str] = []
 
     def reader() -> None:
-        for line in follow_file(log, poll=0.02, stop_after=2.0):
+        for line in follow_file(log, poll=0.02, stop_after=10.0):
             got.append(line)
             if line == "after rotation":
                 return
 
     t = threading.Thread(target=reader)
     t.start()
-    time.sleep(0.2)
+    me = psutil.Process()
+    wait_for(lambda: any(f.path == str(log) for f in me.open_files()), what="the follower to open the log")
     with log.open("a") as fh:
         fh.write("new line\n")
-    time.sleep(0.2)
+    wait_for(lambda: got == ["new line"], what="the appended line")
     log.rename(tmp_path / "x.log.1")
     log.write_text("after rotation\n")
-    t.join(timeout=5)
+    t.join(timeout=10)
     assert got == ["new line", "after rotation"]
 
 

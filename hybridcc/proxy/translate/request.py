@@ -2,6 +2,14 @@
 
 Pure: no I/O. Raises :class:`hybridcc.proxy.errors.ProxyError` (400) for input that cannot be
 expressed upstream, naming the block.
+
+Fields Claude Code 2.1.33x sends that have no OpenAI equivalent are dropped on purpose:
+``context_management`` (server-side clearing of old thinking / tool results), ``output_config.
+task_budget`` (a budget over a whole agentic task, not one response), ``safeguards``,
+``thinking.display``. What has an equivalent is mapped: ``output_config.effort`` →
+``reasoning_effort``, ``output_config.format`` → ``response_format``, tool ``strict`` →
+``function.strict``, deferred tools and ToolSearch's ``tool_reference`` blocks → ordinary tools
+and text (:mod:`hybridcc.proxy.translate.anthropic_body`).
 """
 
 from __future__ import annotations
@@ -12,8 +20,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from hybridcc.providers import Quirks
+from hybridcc.config.quirks import Quirks
 from hybridcc.proxy.errors import ProxyError
+from hybridcc.proxy.translate.anthropic_body import (
+    offered_tools,
+    referenced_tools,
+    tool_reference_names,
+    tool_reference_text,
+)
 
 MAX_TOOL_NAME = 64
 _ID_BAD = re.compile(r"[^a-zA-Z0-9_-]")
@@ -120,6 +134,10 @@ def _tool_result(block: dict[str, Any], quirks: Quirks) -> tuple[dict[str, Any],
     if isinstance(content, str):
         texts.append(content)
     elif isinstance(content, list):
+        # ToolSearch results hold only tool_reference blocks; without this the tool message is empty.
+        loaded = tool_reference_names(content)
+        if loaded:
+            texts.append(tool_reference_text(loaded))
         for item in content:
             if not isinstance(item, dict):
                 continue
@@ -185,6 +203,8 @@ def _assistant_message(content: Any, quirks: Quirks, names: ToolNames) -> dict[s
                 }
             )
         elif kind == "thinking":
+            # Readable reasoning, whichever provider wrote it (signatures mean nothing here);
+            # redacted_thinking is encrypted for Anthropic only and is never replayed.
             reasoning.append(str(b.get("thinking", "")))
     msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
     if calls:
@@ -223,6 +243,24 @@ def sanitize_schema(schema: Any, quirks: Quirks) -> Any:
     return out
 
 
+def strict_compatible(schema: Any) -> bool:
+    """True when OpenAI's strict mode accepts ``schema``: every object closes its properties
+    (``additionalProperties: false``) and requires all of them. Anthropic's strict mode is
+    looser, so a tool Claude Code marks strict may still not qualify; then it goes non-strict."""
+    if isinstance(schema, list):
+        return all(strict_compatible(s) for s in schema)
+    if not isinstance(schema, dict):
+        return True
+    props = schema.get("properties")
+    if schema.get("type") == "object" or isinstance(props, dict):
+        props = props if isinstance(props, dict) else {}
+        if schema.get("additionalProperties") is not False or set(schema.get("required") or []) != set(props):
+            return False
+        if not all(strict_compatible(v) for v in props.values()):
+            return False
+    return all(strict_compatible(v) for k, v in schema.items() if k not in ("properties", "enum", "const", "default"))
+
+
 def _tool(tool: dict[str, Any], quirks: Quirks, names: ToolNames) -> dict[str, Any]:
     if tool.get("type") not in (None, "custom") and "input_schema" not in tool:
         raise ProxyError(
@@ -239,6 +277,8 @@ def _tool(tool: dict[str, Any], quirks: Quirks, names: ToolNames) -> dict[str, A
     fn: dict[str, Any] = {"name": names.shorten(str(tool.get("name", ""))), "parameters": schema}
     if tool.get("description"):
         fn["description"] = tool["description"]
+    if tool.get("strict") is True and quirks.strict_tools and strict_compatible(schema):
+        fn["strict"] = True
     return {"type": "function", "function": fn}
 
 
@@ -255,8 +295,15 @@ def _tool_choice(choice: Any, names: ToolNames) -> Any:
     return None
 
 
+# Anthropic effort levels → OpenAI's (which stop at "high"; Claude Code sends "xhigh" for Opus).
+_EFFORT = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
+
+
 def reasoning_effort(thinking: Any, output_config: Any) -> str | None:
-    """Anthropic ``thinking`` → OpenAI ``reasoning_effort`` (None: don't ask for reasoning)."""
+    """Anthropic ``thinking`` (+ ``output_config.effort``) → OpenAI ``reasoning_effort``.
+
+    None: don't ask for reasoning (thinking disabled or absent).
+    """
     if not isinstance(thinking, dict):
         return None
     kind = thinking.get("type")
@@ -271,8 +318,23 @@ def reasoning_effort(thinking: Any, output_config: Any) -> str | None:
         return "minimal"
     if kind == "adaptive":
         effort = output_config.get("effort") if isinstance(output_config, dict) else None
-        return {"low": "low", "medium": "medium", "high": "high", "max": "high"}.get(str(effort), "medium")
+        return _EFFORT.get(str(effort), "medium")
     return None
+
+
+def response_format(output_config: Any, quirks: Quirks) -> dict[str, Any] | None:
+    """``output_config.format`` (structured output, e.g. Claude Code's prompt hooks) →
+    ``response_format``; None when absent or the provider has no such mode."""
+    fmt = output_config.get("format") if isinstance(output_config, dict) else None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or quirks.response_format == "none":
+        return None
+    if quirks.response_format == "json_object":
+        return {"type": "json_object"}
+    schema = sanitize_schema(fmt.get("schema") or {"type": "object"}, quirks)
+    spec: dict[str, Any] = {"name": "output", "schema": schema}
+    if quirks.strict_tools and strict_compatible(schema):
+        spec["strict"] = True
+    return {"type": "json_schema", "json_schema": spec}
 
 
 def _system_text(system: Any) -> str:
@@ -319,9 +381,10 @@ def to_openai(
             raise ProxyError(400, f"messages[{i}].role: expected user, assistant or system, got {role!r}")
     out: dict[str, Any] = {"model": model, "messages": messages}
     out[quirks.max_tokens_field] = clamp_max_tokens(body.get("max_tokens"), max_tokens_cap)
-    tools = body.get("tools")
-    if isinstance(tools, list) and tools:
-        out["tools"] = [_tool(t, quirks, names) for t in tools if isinstance(t, dict)]
+    # Deferred tools are offered once ToolSearch has loaded them, as Anthropic's API would.
+    tools = offered_tools(body.get("tools"), referenced_tools(raw_messages))
+    if tools:
+        out["tools"] = [_tool(t, quirks, names) for t in tools]
         choice = body.get("tool_choice")
         if choice is not None:
             mapped = _tool_choice(choice, names)
@@ -346,6 +409,9 @@ def to_openai(
         out["reasoning_effort"] = effort
     elif effort and quirks.reasoning_param == "openrouter":
         out["reasoning"] = {"effort": "low" if effort == "minimal" else effort}
+    fmt = response_format(body.get("output_config"), quirks)
+    if fmt:
+        out["response_format"] = fmt
     if stream:
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}

@@ -14,7 +14,7 @@ from hybridcc.config.schema import OllamaSettings
 from hybridcc.errors import ConfigError, HybridccError
 from hybridcc.fsutil import atomic_write
 from hybridcc.providers import ollama_base_url
-from hybridcc.token import ensure_token
+from hybridcc.proxy_token import ensure_token
 
 # Profile preference when several are ready: local first (free, private), then by key found.
 KEY_VARS: Final = {
@@ -37,13 +37,18 @@ class Detection:
     keys: dict[str, str] = field(default_factory=dict)  # profile → env var that holds a key
 
     def proposals(self) -> list[str]:
+        """Usable profiles, best first: a local Ollama with models, a provider whose key is set,
+        an installed Ollama, then the anthropic profile on the user's own claude login. Never a
+        profile whose tool or key is missing while a usable one exists (issue 12)."""
         out: list[str] = []
         if self.ollama_version and self.ollama_models:
             out.append("ollama")
         out.extend(p for p in KEY_VARS if p in self.keys)
         if "ollama" not in out and (self.ollama_binary or self.ollama_version):
             out.append("ollama")
-        return out or ["ollama"]
+        if "anthropic" not in out and self.claude_path:
+            out.append("anthropic")  # no key: claude runs untouched, with its own login
+        return out or ["anthropic"]
 
     def ollama_model(self) -> str | None:
         """A local model for the ollama profile when the built-in one is not pulled."""
@@ -109,19 +114,89 @@ def render_config(default_profile: str, ollama_model: str | None) -> str:
     return "\n".join(lines)
 
 
-def write_initial_config(default_profile: str, ollama_model: str | None, *, force: bool) -> Path:
+def user_profiles(path: Path) -> list[str]:
+    """Profiles the user defined in ``path`` (kept by `init --force`)."""
+    from hybridcc.config.load import read_user_data
+
+    if not path.exists():
+        return []
+    data, _found = read_user_data(path)
+    profiles = data.get("profiles", {})
+    return [str(k) for k in profiles] if isinstance(profiles, dict) else []
+
+
+def _keep_user_tables(old_text: str, new_text: str) -> str:
+    """``new_text`` with the old file's [providers.*] and [profiles.*] tables carried over; the
+    user's own version wins over a table the new file also has."""
+    import tomlkit
+    from tomlkit.items import Table
+
+    old, new = tomlkit.parse(old_text), tomlkit.parse(new_text)
+    for key in ("providers", "profiles"):
+        kept = old.get(key)
+        if not isinstance(kept, Table):
+            continue
+        if key not in new:
+            new.add(key, tomlkit.table(is_super_table=True))
+        target = new[key]
+        assert isinstance(target, Table)
+        for name, table in kept.items():
+            target[name] = table
+    return tomlkit.dumps(new)
+
+
+def write_initial_config(
+    default_profile: str, ollama_model: str | None, *, force: bool, keep_profiles: bool = True
+) -> Path:
+    """Write a first config.toml; with ``force`` replace one, keeping the user's own providers and
+    profiles unless ``keep_profiles`` is False (the old file is kept as config.toml.bak)."""
     path = paths.config_file()
     if path.exists() and not force:
         raise ConfigError(
             f"{path} already exists",
             hint="pass --force to replace it (the old file is kept as config.toml.bak)",
         )
-    if default_profile not in BUILTIN["profiles"]:
-        raise ConfigError(f'unknown profile "{default_profile}" for the new config')
+    known = [*BUILTIN["profiles"], *(user_profiles(path) if keep_profiles else [])]
+    if default_profile not in known:
+        raise ConfigError(
+            f'unknown profile "{default_profile}" for the new config', hint=f"choose one of: {', '.join(known)}"
+        )
     text = render_config(default_profile, ollama_model)
     if path.exists():
+        if keep_profiles:
+            text = _keep_user_tables(path.read_text(encoding="utf-8"), text)
         save_text(path, text)  # validates, writes atomically, keeps config.toml.bak
     else:
         atomic_write(path, text, mode=0o600)
     ensure_token()
     return path
+
+
+def check_endpoint(base_url: str, api: str, key_env: str | None, *, timeout: float = 5.0) -> tuple[bool, str]:
+    """One live request to a custom endpoint's model list: (answered and accepted, what happened)."""
+    import httpx
+
+    key = os.environ.get(key_env, "").strip() if key_env else ""
+    if key_env and not key:
+        return False, f"{key_env} is not set in this shell"
+    base = base_url.rstrip("/")
+    headers: dict[str, str] = {}
+    if api == "anthropic":
+        url = base + "/v1/models"
+        headers["anthropic-version"] = "2023-06-01"
+        if key:
+            headers["x-api-key"] = key
+            headers["authorization"] = f"Bearer {key}"
+    else:
+        url = base + "/models"
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+    try:
+        resp = httpx.get(url, headers=headers, timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)))
+    except httpx.HTTPError as exc:
+        return False, f"{url} did not answer ({type(exc).__name__})"
+    if resp.status_code in (401, 403):
+        return False, f"{url} rejected the key (HTTP {resp.status_code})"
+    if resp.status_code >= 400:
+        return False, f"{url} answered HTTP {resp.status_code}"
+    return True, f"{url} answered"

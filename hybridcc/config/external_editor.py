@@ -8,14 +8,14 @@ import subprocess
 from pathlib import Path
 
 from hybridcc import paths
+from hybridcc.config.edit import write_config_text
 from hybridcc.config.load import check_data, read_user_data
 from hybridcc.errors import ConfigError, HybridccError, MissingToolError
-from hybridcc.fsutil import atomic_write
 
 
 def edit_config() -> tuple[Path, bool]:
     """Returns (path, restored). Raises ConfigError after restoring an invalid edit."""
-    from hybridcc.setup import render_config
+    from hybridcc.wizard import render_config
 
     path = paths.config_file()
     before: bytes | None
@@ -23,7 +23,7 @@ def edit_config() -> tuple[Path, bool]:
         before = path.read_bytes()
     except FileNotFoundError:
         before = None
-        atomic_write(path, render_config("ollama", None), mode=0o600)
+        write_config_text(path, render_config("ollama", None), mode=0o600)
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     try:
         subprocess.run([*shlex.split(editor), str(path)], check=False)
@@ -39,12 +39,12 @@ def edit_config() -> tuple[Path, bool]:
             path.unlink(missing_ok=True)
         else:
             bad = path.with_name(path.name + ".rejected")
-            atomic_write(bad, path.read_bytes(), mode=0o600)
-            atomic_write(path, before)
+            write_config_text(bad, path.read_bytes(), mode=0o600)
+            write_config_text(path, before)
         raise ConfigError(
             f"{exc.message} — your edit was not kept",
             hint=f"the rejected text is in {path.name}.rejected; fix it and run `hybridcc config edit` again",
         ) from exc
     if before is not None and path.read_bytes() != before:
-        atomic_write(paths.backup_file(path), before, mode=0o600)
+        write_config_text(paths.backup_file(path), before, mode=0o600)
     return path, False
