@@ -42,6 +42,19 @@ WELL_KNOWN_KEYS: Final = (
     "FIREWORKS_API_KEY", "CEREBRAS_API_KEY", "AZURE_OPENAI_API_KEY", "HF_TOKEN", "HUGGINGFACE_API_KEY",
     "LITELLM_MASTER_KEY", "LITELLM_API_KEY",
 )  # fmt: skip
+# The `/model` picker (issue 13): discovery through the proxy's GET /v1/models, readable tier
+# names and one custom row (hybridcc.proxy.models.tier_env).
+PICKER_VARS: Final = (
+    "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY",
+    *(
+        f"ANTHROPIC_DEFAULT_{t}_MODEL_{k}"
+        for t in ("SONNET", "OPUS", "FABLE", "HAIKU")
+        for k in ("NAME", "DESCRIPTION")
+    ),
+    "ANTHROPIC_CUSTOM_MODEL_OPTION",
+    "ANTHROPIC_CUSTOM_MODEL_OPTION_NAME",
+    "ANTHROPIC_CUSTOM_MODEL_OPTION_DESCRIPTION",
+)
 # Every variable hybridcc may set: doctor and `run` compare settings files against these.
 ROUTING_VARS: Final = (
     "ANTHROPIC_BASE_URL",
@@ -55,6 +68,7 @@ ROUTING_VARS: Final = (
     "CLAUDE_CODE_SUBAGENT_MODEL",
     "ANTHROPIC_DEFAULT_FABLE_MODEL",
     "ANTHROPIC_DEFAULT_MODEL",
+    *PICKER_VARS,
     *REMOVED,
 )
 
@@ -121,11 +135,13 @@ def build_env(
     small_model: str | None = None,
     extra_secrets: Iterable[str] = (),
     window: Window | None = None,
+    local_only: bool = False,
 ) -> EnvMap:
     """Variables for `claude` talking to the proxy for ``profile`` (no provider key ever).
 
     ``window``: the model's real context window (:func:`hybridcc.window.resolve_window`, which
     does I/O and so is called by :func:`plan`, not here); falls back to the profile's own.
+    ``local_only``: the `/model` picker offers only what a local-only session may use.
     """
     provider = config.providers[profile.provider]
     main = model or profile.model
@@ -148,7 +164,14 @@ def build_env(
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_TELEMETRY": "1",
         "DISABLE_ERROR_REPORTING": "1",
+        # Claude Code fills its `/model` picker from the proxy's GET /v1/models: every profile's
+        # models, readably named (2.1.332 fetches it even with NONESSENTIAL_TRAFFIC off; 2.1.197
+        # does not, and shows the tier names and the custom row below).
+        "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
     }
+    from hybridcc.proxy.models import tier_env
+
+    env.update(tier_env(config, profile, main=main, big=big, small=small, local_only=local_only))
     if provider.quirks != "anthropic":
         # The per-request attribution line in the system prompt defeats local prefix caches.
         env["CLAUDE_CODE_ATTRIBUTION_HEADER"] = "0"
@@ -307,7 +330,8 @@ def plan(
     name = profile.name + (LOCAL_SUFFIX if local_only else "")  # the proxy enforces it per request
     base_url = proxy_base_url(config.proxy.host, port if port is not None else proxy_port(config), name)
     env = build_env(config, profile, base_url=base_url, token=token, model=model, small_model=small_model,
-                    extra_secrets=extra_secrets, window=resolve_window(config, profile, model))  # fmt: skip
+                    extra_secrets=extra_secrets, window=resolve_window(config, profile, model),
+                    local_only=local_only)  # fmt: skip
     if local_only:
         env.update(PRIVACY_SWITCHES)
     return LaunchPlan(profile, provider, via_proxy=True, env=env, base_url=base_url)

@@ -1,8 +1,10 @@
 """Sensitivity and complexity (issue 16; the design's ``selectProvider(complexity, sensitive)``).
 
 A session is *local-only* when its profile says ``privacy = "local"``, when `run` gets
-``--sensitive`` / ``--local-only``, or when the repository it runs in has a ``.hybridcc.toml`` with
-``sensitive = true`` (looked up from the working directory to the filesystem root). The proxy
+``--sensitive`` / ``--local-only``, when the repository it runs in has a ``.hybridcc.toml`` with
+``sensitive = true`` (looked up from the working directory to the filesystem root), or when the
+working directory (or a folder above it) matches a glob of ``[policy] sensitive_paths`` in the
+user's config. The proxy
 then refuses, with a clear error and nothing sent, any route, fallback or ``/model`` switch to a
 provider that is not local. The restriction rides in the session's base URL (``/p/NAME~local``),
 so it holds for every request of that session whatever the profile says.
@@ -11,6 +13,7 @@ so it holds for every request of that session whatever the profile says.
 from __future__ import annotations
 
 import tomllib
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Final, Literal
 
@@ -23,8 +26,21 @@ LOCAL_SUFFIX: Final = "~local"  # appended to the profile in the base URL of a l
 PROJECT_FILE: Final = ".hybridcc.toml"
 
 
-def project_sensitive(cwd: Path) -> Path | None:
-    """The ``.hybridcc.toml`` that marks ``cwd``'s project sensitive, if any."""
+def sensitive_glob(cwd: Path, patterns: tuple[str, ...]) -> str | None:
+    """The first of ``patterns`` (``[policy] sensitive_paths``, ``~`` expanded) that ``cwd`` or a
+    folder above it matches: a matching folder is sensitive with everything below it."""
+    folders = [str(f) for f in [cwd, *cwd.parents]]
+    for pattern in patterns:
+        glob = str(Path(pattern).expanduser()).rstrip("/") or "/"
+        glob = glob.removesuffix("/**")  # "DIR/**" means DIR and below: the parents walk does that
+        if any(fnmatchcase(f, glob) for f in folders):
+            return pattern
+    return None
+
+
+def project_sensitive(cwd: Path, *, config: Config | None = None) -> Path | None:
+    """What marks ``cwd``'s project sensitive, if anything: the ``.hybridcc.toml`` saying so, or the
+    user's config file when one of its ``[policy] sensitive_paths`` matches (config loaded if None)."""
     for folder in [cwd, *cwd.parents]:
         marker = folder / PROJECT_FILE
         if marker.is_file():
@@ -32,7 +48,17 @@ def project_sensitive(cwd: Path) -> Path | None:
                 data = tomllib.loads(marker.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"{marker}: {exc}", hint="fix the file (it holds `sensitive = true`)") from exc
-            return marker if data.get("sensitive") is True else None
+            if data.get("sensitive") is True:
+                return marker
+            break  # the repository's own file said no; the user's globs may still say yes
+    if config is None:
+        from hybridcc.config import load_config
+
+        config = load_config()
+    if config.sensitive_paths and sensitive_glob(cwd.resolve(), config.sensitive_paths) is not None:
+        from hybridcc import paths
+
+        return Path(config.source) if config.source else paths.config_file()
     return None
 
 

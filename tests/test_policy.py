@@ -112,3 +112,39 @@ def test_doctor_shows_local_providers_and_a_sensitive_project(cli, tmp_path: Pat
     checks = {c["id"]: c for c in json.loads(r.out)["checks"]}
     assert "box" in checks["policy.local"]["message"] and "remote" not in checks["policy.local"]["message"]
     assert checks["policy.project"]["status"] == "ok" and "local-only" in checks["policy.project"]["message"]
+
+
+def test_sensitive_paths_in_the_users_config(tmp_path: Path, monkeypatch, claude: str) -> None:  # type: ignore[no-untyped-def]
+    from hybridcc.policy import project_sensitive, sensitive_glob
+
+    home = Path.home()
+    client = home / "clients" / "acme" / "api"
+    other = home / "oss" / "tool"
+    for d in (client, other):
+        d.mkdir(parents=True)
+    config_path = write_config(CFG + '[policy]\nsensitive_paths = ["~/clients/*", "/nowhere/**"]\n')
+    # a folder matching a glob is sensitive with everything below it; others are not
+    assert sensitive_glob(client, ("~/clients/*",)) == "~/clients/*"
+    assert sensitive_glob(home / "clients", ("~/clients/*",)) is None
+    assert sensitive_glob(client, ("~/clients/acme/**",)) == "~/clients/acme/**"
+    assert project_sensitive(client) == config_path
+    assert project_sensitive(other) is None
+    # a repository's `.hybridcc.toml` saying false does not undo the user's own list
+    (client / ".hybridcc.toml").write_text("sensitive = false\n")
+    assert project_sensitive(client) == config_path
+    monkeypatch.chdir(client)
+    prepared = _prepare(["--claude-path", claude, "-p", "hi"])
+    assert prepared.profile.name == "box" and prepared.plan.env["ANTHROPIC_BASE_URL"].endswith("/p/box~local")
+    monkeypatch.chdir(other)
+    monkeypatch.setenv("REMOTE_KEY", "k")
+    assert _prepare(["--claude-path", claude, "-p", "hi"]).profile.name == "cloud"
+
+
+def test_doctor_names_the_config_that_marks_a_path_sensitive(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    config_path = write_config(CFG + f'[policy]\nsensitive_paths = ["{tmp_path}"]\n')
+    monkeypatch.chdir(tmp_path)
+    checks = {c["id"]: c for c in json.loads(cli("doctor", "--json").out)["checks"]}
+    assert str(config_path) in checks["policy.project"]["message"]
+    assert "local-only" in checks["policy.project"]["message"]

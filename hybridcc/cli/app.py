@@ -72,6 +72,7 @@ def _register() -> None:
     from hybridcc.cli import usage_cmds  # usage, cost, prices, statusline (issue 14)
 
     usage_cmds.register(app)
+    app.add_typer(__import__("hybridcc.cli.import_cmds", fromlist=["app"]).app, name="import")  # issue 18
 
 
 _register()

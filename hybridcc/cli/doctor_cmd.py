@@ -19,7 +19,15 @@ def doctor(
     ),
     all_: bool = typer.Option(False, "--all", help="Check every profile."),
     online: bool = typer.Option(False, "--online", help="Make one cheap authenticated request to each provider."),
-    probe: bool = typer.Option(False, "--probe", help="Ask each model, through the proxy, to call a tool."),
+    probe: bool = typer.Option(
+        False, "--probe", help="Ask each model, through the proxy, to call a tool (with --privacy: record a session)."
+    ),
+    privacy: bool = typer.Option(
+        False,
+        "--privacy",
+        help="Check that the profile's sessions stay on this machine; with --probe, record a tiny "
+        "local-only session under strace and list every non-loopback connection attempt.",
+    ),
     json_: bool = typer.Option(
         False, "--json", help='Print {"ok", "checks": [{"id", "area", "status", "message", "fix"}]}.'
     ),
@@ -41,7 +49,7 @@ def doctor(
 
     def checks() -> list[Check]:
         ctx = build_context(provider=provider, all_profiles=all_, online=online, probe=probe, timeout=timeout)
-        return run_checks(ctx, all_profiles=all_)
+        return run_checks(ctx, all_profiles=all_, privacy=privacy)
 
     results = checks()
     if fix and not fixable(results):

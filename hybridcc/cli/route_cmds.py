@@ -10,6 +10,18 @@ import typer
 app = typer.Typer(help="Routing: see where a request would go and why.", no_args_is_help=True)
 
 
+def _headers(agent: str | None, header: list[str]) -> dict[str, str]:
+    from hybridcc.errors import UsageError
+
+    out = {"x-claude-code-agent-id": agent} if agent else {}
+    for item in header:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--header {item}: expected NAME=VALUE", hint="e.g. --header x-team=ml")
+        out[name.strip().lower()] = value.strip()
+    return out
+
+
 @app.command("explain")
 def explain(
     profile: str | None = typer.Option(
@@ -20,18 +32,21 @@ def explain(
     ),
     body: Path | None = typer.Option(None, "--body", help="A saved request body (JSON) to route, e.g. from a log."),  # noqa: B008 - typer reads defaults
     agent: str | None = typer.Option(None, "--agent", help="As a subagent request with this x-claude-code-agent-id."),
+    header: list[str] = typer.Option([], "--header", "-H", help="A request header NAME=VALUE (repeatable)."),  # noqa: B008 - typer reads defaults
+    sensitive: bool = typer.Option(
+        False, "--sensitive", help="As a sensitive (local-only) session: remote entries are refused."
+    ),
 ) -> None:
     """Print the scenario rule that matches, the chain that would be tried, and what each entry is."""
     from hybridcc.config import load_config
     from hybridcc.config.load import get_profile
     from hybridcc.errors import UsageError
-    from hybridcc.proxy.estimate import estimate_input_tokens
-    from hybridcc.proxy.routing import chain, is_local, route_key
-    from hybridcc.proxy.rules import first_match
+    from hybridcc.proxy.routing import route_key
+    from hybridcc.proxy.rules import explain as explain_route
 
     config = load_config()
     prof = get_profile(config, profile)
-    data: dict[str, object] = {"model": model or prof.model, "messages": [{"role": "user", "content": "hi"}]}
+    data: dict[str, object] = {"model": prof.model, "messages": [{"role": "user", "content": "hi"}]}
     if body is not None:
         try:
             loaded = json.loads(body.read_text(encoding="utf-8"))
@@ -40,19 +55,20 @@ def explain(
         if not isinstance(loaded, dict):
             raise UsageError(f"--body {body}: expected a JSON object")
         data = loaded
-    requested = str(model or data.get("model") or prof.model)
-    headers = {"x-claude-code-agent-id": agent} if agent else {}
-    matched = first_match(prof, data, headers, estimate_input_tokens(data)) if "/" not in requested else None
-    if matched:
-        typer.echo(f"rule: when {matched[0].when} → {matched[0].use} ({matched[1]})")
+    if model:
+        data["model"] = model
+    got = explain_route(config, prof, data, _headers(agent, header), local_only=sensitive)
+    if got.rule is not None:
+        where = " (top-level [[routes]])" if got.rule.scope == "global" else ""
+        typer.echo(f"rule: when {got.rule.when} → {got.rule.use}{where} ({got.reason})")
     else:
-        typer.echo(f"rule: none of {len(prof.routes)} matched" if prof.routes else "rule: profile has no routes")
-    routes = chain(config, prof, requested, first=matched[0].use if matched else None)
-    local_only = prof.privacy == "local"
-    for i, route in enumerate(routes):
-        where = "local" if is_local(route) else "remote"
-        refused = local_only and not is_local(route)
+        typer.echo(f"rule: {got.reason}")
+    for i, entry in enumerate(got.entries):
         role = "first" if i == 0 else "fallback"
+        note = f", {entry.note}" if entry.note else ""
         typer.echo(
-            f"{i + 1}. {route_key(route)}  [{route.provider.api}, {where}{', REFUSED: profile is local-only' if refused else ''}]  ({role})"
+            f"{i + 1}. {route_key(entry.route)}  [{entry.route.provider.api}, "
+            f"{'local' if entry.local else 'remote'}{note}]  ({role})"
         )
+    if got.refused:
+        typer.echo(f"REFUSED: {got.refused}")

@@ -10,7 +10,7 @@ from hybridcc.cli import render
 def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """One view: proxy and Ollama (running, pid, port, uptime, version, owner, leases), profile, paths."""
     from hybridcc import paths
-    from hybridcc.cli.status_view import ollama_dict, proxy_dict
+    from hybridcc.cli.status_view import breakers_line, ollama_dict, proxy_dict
     from hybridcc.config import load_config
     from hybridcc.services import ollama as ollama_svc
     from hybridcc.services import proxy as proxy_svc
@@ -30,7 +30,11 @@ def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     for name in ("proxy", "ollama"):
         svc = data[name]
         assert isinstance(svc, dict)
-        details = ", ".join(f"{k} {render.yes_no(v)}" for k, v in svc.items() if k != "status" and v not in (None, ""))
+        details = ", ".join(
+            f"{k} {render.yes_no(v)}" for k, v in svc.items() if k not in ("status", "breakers") and v not in (None, "")
+        )
         render.out.print(f"{name:8} {svc['status']:9} {details}", markup=False)
+        if name == "proxy" and svc["status"] == "running":
+            render.out.print(f"{'breakers':16} {breakers_line(svc.get('breakers') or {})}", markup=False)
     for key in ("default_profile", "config", "logs", "state"):
         render.out.print(f"{key:16} {data[key]}", markup=False)

@@ -23,7 +23,24 @@ def proxy_dict(st: ProxyStatus) -> dict[str, Any]:
         "owner": "user" if state.owner == "user" else "session",
         "leases": st.leases,
         "config_current": st.current,
+        # Circuit breakers of providers that failed lately (issue 16); only a proxy holding our
+        # token shows them, so a stranger's proxy never fills this in.
+        "breakers": ((st.health or {}).get("breakers") or {}) if st.healthy else {},
     }
+
+
+def breakers_line(breakers: dict[str, Any]) -> str:
+    """``prim open (3 failures, probe in 12.5 s), sec closed (1 failure)`` or ``all closed``."""
+    parts = []
+    for name, b in sorted(breakers.items()):
+        if not isinstance(b, dict):
+            continue
+        n = b.get("failures", 0)
+        extra = [f"{n} failure{'s' if n != 1 else ''}"]
+        if b.get("probe_in_s") is not None:
+            extra.append(f"probe in {b['probe_in_s']} s")
+        parts.append(f"{name} {b.get('state', '?')} ({', '.join(extra)})")
+    return ", ".join(parts) or "all closed"
 
 
 def ollama_dict(st: OllamaStatus) -> dict[str, Any]:

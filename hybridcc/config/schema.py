@@ -6,7 +6,7 @@ string, got 3``) so one `hybridcc config validate` shows them all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 SCHEMA_VERSION: Final = 1
@@ -30,13 +30,30 @@ class Provider:
     timeout: float = 600.0  # read timeout for one upstream response, seconds
     local: bool = False  # a non-loopback host the user declares private (privacy mode, sensitive projects)
     tool_repair: bool | None = None  # None: on for local model servers (repair.tool_repair_enabled)
+    # Who serves this provider's sessions (issue 18, hybridcc.engines): None = hybridcc's own proxy;
+    # "ccr" = a claude-code-router hybridcc supervises; "external" = an Anthropic-compatible URL.
+    engine: str | None = None
+    direct: bool = False  # engine = "external": claude talks to base_url itself, holding the key
 
     @property
     def needs_key(self) -> bool:
         return bool(self.api_key_env or self.api_key_cmd or self.api_key)
 
 
-RULE_KINDS: Final = ("background", "subagent", "thinking", "long_context", "image", "web_search")
+RULE_KINDS: Final = ("background", "subagent", "thinking", "long_context", "image", "web_search", "custom")
+MATCH_SLOTS: Final = ("small", "main", "big")
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """``match = {…}`` of a ``when = "custom"`` rule: every condition given must hold (issue 16)."""
+
+    slot: str | None = None  # the slot the requested model maps to: small, main or big
+    model: str | None = None  # glob on the model name Claude Code sent
+    tools: tuple[str, ...] = ()  # globs: one of them names (or types) a tool offered
+    min_tokens: int | None = None  # estimated input tokens >= this
+    max_tokens: int | None = None  # estimated input tokens <= this
+    headers: tuple[tuple[str, str], ...] = ()  # (lower-case name, glob on the value; "*" = present)
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,8 @@ class RouteRule:
     use: str  # a profile name or "provider/model"
     threshold: int | None = None  # long_context: estimated input tokens above which it matches
     agent: str | None = None  # subagent: only this x-claude-code-agent-id (None: any subagent)
+    match: RuleMatch | None = None  # custom: the conditions
+    scope: str = "profile"  # "global": from the top-level [[routes]], tried after the profile's own
 
 
 @dataclass(frozen=True)
@@ -63,6 +82,7 @@ class Profile:
     fallback: tuple[str, ...] = ()
     privacy: str | None = None  # "local": nothing of this profile's sessions may leave the machine (issue 18)
     routes: tuple[RouteRule, ...] = ()  # scenario rules, first match wins (issue 16)
+    vision: bool | None = None  # its models take images; None: only known for Anthropic's own API
 
     @property
     def small(self) -> str:
@@ -131,6 +151,8 @@ class Config:
     usage: UsageSettings = field(default_factory=UsageSettings)
     # [policy]: tier → profile name (simple, medium, complex, sensitive), issue 16
     policy: dict[str, str] = field(default_factory=dict)
+    # [policy] sensitive_paths: path globs; a session started in (or below) a match is local-only
+    sensitive_paths: tuple[str, ...] = ()
     claude_path: str | None = None
     source: str | None = None  # the file it was read from, None for built-in defaults only
 
@@ -189,11 +211,11 @@ class _Checker:
 
 _PROVIDER_KEYS: Final = {
     "api", "base_url", "api_key_env", "api_key_cmd", "api_key", "quirks", "auth",
-    "max_output_tokens", "timeout", "local", "tool_repair",
+    "max_output_tokens", "timeout", "local", "tool_repair", "engine", "direct",
 }  # fmt: skip
 _PROFILE_KEYS: Final = {
     "provider", "model", "small_model", "big_model", "context_window", "max_output_tokens", "fallback", "privacy",
-    "routes",
+    "routes", "vision",
 }  # fmt: skip
 _PROXY_KEYS: Final = {"host", "port", "allow_remote", "max_body_mb", "keep_alive", "ping_interval"}
 _OLLAMA_KEYS: Final = {
@@ -201,7 +223,7 @@ _OLLAMA_KEYS: Final = {
 }  # fmt: skip
 _TOP_KEYS: Final = {
     "schema_version", "default_profile", "providers", "profiles", "proxy", "ollama", "claude_path", "prices", "usage",
-    "policy",
+    "policy", "routes",
 }  # fmt: skip
 _PRICE_KEYS: Final = {"input", "output", "cache_read", "cache_write", "power_watts", "usd_per_kwh"}
 _USAGE_KEYS: Final = {"enabled", "retention_days", "baseline_model", "baseline_small_model", "baseline_big_model"}
@@ -212,7 +234,7 @@ def _provider(c: _Checker, name: str, t: dict[str, Any]) -> Provider | None:
 
     d = f"providers.{name}"
     c.unknown(t, _PROVIDER_KEYS, d)
-    api = c.typed(t, "api", d, str, None)
+    api = c.typed(t, "api", d, str, ENGINE_APIS.get(str(t.get("engine"))))  # an engine implies its wire
     if api is None:
         if "api" not in t:
             c.fail(f"{d}.api", 'missing (expected "anthropic", "openai" or "ollama")')
@@ -255,7 +277,26 @@ def _provider(c: _Checker, name: str, t: dict[str, Any]) -> Provider | None:
         timeout=timeout,
         local=c.typed(t, "local", d, bool, False),
         tool_repair=c.typed(t, "tool_repair", d, bool, None),
+        engine=_engine(c, d, t, api),
+        direct=c.typed(t, "direct", d, bool, False),
     )
+
+
+# engine -> the wire its provider table describes: ccr forwards to an OpenAI-wire upstream; an
+# external engine is itself an Anthropic-compatible endpoint (issue 18).
+ENGINE_APIS: Final = {"ccr": "openai", "external": "anthropic"}
+
+
+def _engine(c: _Checker, d: str, t: dict[str, Any], api: str) -> str | None:
+    engine: str | None = c.typed(t, "engine", d, str, None)
+    if engine is not None and engine not in ENGINE_APIS:
+        c.fail(f"{d}.engine", f'expected "ccr" or "external", got {_describe(engine)}')
+        return None
+    if engine is not None and api != ENGINE_APIS[engine]:
+        c.fail(f"{d}.api", f'engine = "{engine}" needs api = "{ENGINE_APIS[engine]}" (or no api), got {_describe(api)}')
+    if t.get("direct") is True and engine != "external":
+        c.fail(f"{d}.direct", 'only for engine = "external" (claude then talks to base_url itself)')
+    return engine
 
 
 def _profile(c: _Checker, name: str, t: dict[str, Any], providers: dict[str, Any]) -> Profile | None:
@@ -281,21 +322,23 @@ def _profile(c: _Checker, name: str, t: dict[str, Any], providers: dict[str, Any
         fallback=_fallback(c, d, t, providers),
         privacy=_privacy(c, d, t),
         routes=_routes(c, d, t, providers),
+        vision=c.typed(t, "vision", d, bool, None),
     )
 
 
 def _routes(c: _Checker, d: str, t: dict[str, Any], providers: dict[str, Any]) -> tuple[RouteRule, ...]:
     value = t.get("routes", [])
+    key = f"{d}.routes" if d else "routes"  # d == "": the top-level [[routes]]
     if not isinstance(value, list):
-        c.fail(f"{d}.routes", f"expected an array of tables ([[{d}.routes]]), got {_describe(value)}")
+        c.fail(key, f"expected an array of tables ([[{key}]]), got {_describe(value)}")
         return ()
     rules = []
     for i, rt in enumerate(value):
-        where = f"{d}.routes[{i}]"
+        where = f"{key}[{i}]"
         if not isinstance(rt, dict):
             c.fail(where, f"expected a table, got {_describe(rt)}")
             continue
-        c.unknown(rt, {"when", "use", "threshold", "agent"}, where)
+        c.unknown(rt, {"when", "use", "threshold", "agent", "match"}, where)
         when = c.typed(rt, "when", where, str, None)
         use = c.typed(rt, "use", where, str, None)
         if when not in RULE_KINDS:
@@ -308,9 +351,43 @@ def _routes(c: _Checker, d: str, t: dict[str, Any], providers: dict[str, Any]) -
         if sep and head not in providers:
             c.fail(f"{where}.use", f'"{use}": no provider named "{head}"')
             continue
+        if (when == "custom") != ("match" in rt):
+            c.fail(where, 'a rule has `match = {…}` exactly when it is `when = "custom"`')
+            continue
         rules.append(RouteRule(when=when, use=use, threshold=c.typed(rt, "threshold", where, int, None),
-                               agent=c.typed(rt, "agent", where, str, None)))  # fmt: skip
+                               agent=c.typed(rt, "agent", where, str, None),
+                               match=_match(c, f"{where}.match", rt["match"]) if "match" in rt else None,
+                               scope="profile" if d else "global"))  # fmt: skip
     return tuple(rules)
+
+
+_MATCH_KEYS: Final = {"slot", "model", "tool", "min_tokens", "max_tokens", "header"}
+
+
+def _match(c: _Checker, where: str, m: Any) -> RuleMatch | None:
+    """``match = { slot = "small", tool = "WebFetch", min_tokens = 50000, header = { "x-team" = "ml" } }``."""
+    if not isinstance(m, dict) or not m:
+        c.fail(where, f"expected a table of conditions ({', '.join(sorted(_MATCH_KEYS))}), got {_describe(m)}")
+        return None
+    c.unknown(m, _MATCH_KEYS, where)
+    slot = c.typed(m, "slot", where, str, None)
+    if slot is not None and slot not in MATCH_SLOTS:
+        c.fail(f"{where}.slot", f"expected one of {', '.join(MATCH_SLOTS)}, got {_describe(slot)}")
+    tool = m.get("tool", [])
+    tools = [tool] if isinstance(tool, str) else tool
+    if not isinstance(tools, list) or not all(isinstance(x, str) and x for x in tools):
+        c.fail(f"{where}.tool", f"expected a tool name (glob) or a list of them, got {_describe(tool)}")
+        tools = []
+    header = m.get("header", {})
+    if not isinstance(header, dict) or not all(isinstance(v, str) for v in header.values()):
+        c.fail(f"{where}.header", 'expected { "header-name" = "value glob" } with string values ("*": present)')
+        header = {}
+    low, high = c.typed(m, "min_tokens", where, int, None), c.typed(m, "max_tokens", where, int, None)
+    if low is not None and high is not None and low > high:
+        c.fail(where, f"min_tokens {low} > max_tokens {high}: the rule could never match")
+    return RuleMatch(slot=slot, model=c.typed(m, "model", where, str, None), tools=tuple(tools),
+                     min_tokens=low, max_tokens=high,
+                     headers=tuple((k.lower(), v) for k, v in header.items()))  # fmt: skip
 
 
 def _privacy(c: _Checker, d: str, t: dict[str, Any]) -> str | None:
@@ -377,9 +454,18 @@ def _usage(c: _Checker, data: dict[str, Any]) -> UsageSettings:
 POLICY_TIERS: Final = ("simple", "medium", "complex", "sensitive")
 
 
+def _sensitive_paths(c: _Checker, data: dict[str, Any]) -> tuple[str, ...]:
+    table = data.get("policy")
+    value = table.get("sensitive_paths", []) if isinstance(table, dict) else []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        c.fail("policy.sensitive_paths", f'expected a list of path globs like ["~/clients/*"], got {_describe(value)}')
+        return ()
+    return tuple(value)
+
+
 def _policy(c: _Checker, data: dict[str, Any], profiles: dict[str, Profile]) -> dict[str, str]:
     table = c.table(data, "policy", "policy")
-    c.unknown(table, set(POLICY_TIERS), "policy")
+    c.unknown(table, {*POLICY_TIERS, "sensitive_paths"}, "policy")
     out: dict[str, str] = {}
     for tier in POLICY_TIERS:
         name = c.typed(table, tier, "policy", str, None)
@@ -426,6 +512,12 @@ def validate(data: dict[str, Any], *, source: str | None) -> tuple[Config | None
                     f"profiles.{pr.name}.fallback",
                     f'"{entry}": no profile named "{entry}" (known: {", ".join(sorted(profiles))})',
                 )
+    shared = _routes(c, "", data, raw_providers)  # top-level [[routes]]: every profile, after its own
+    for rule in shared:
+        if "/" not in rule.use and rule.use not in profiles:
+            c.fail("routes", f'"{rule.use}": no profile named "{rule.use}"')
+    if shared:
+        profiles = {n: replace(p, routes=p.routes + shared) for n, p in profiles.items()}
     default = c.typed(data, "default_profile", "", str, None)
     if default is None:
         default = next(iter(profiles), "")
@@ -461,7 +553,7 @@ def validate(data: dict[str, Any], *, source: str | None) -> tuple[Config | None
     )
     claude_path = c.typed(data, "claude_path", "", str, None)
     prices, usage = _prices(c, data), _usage(c, data)
-    policy = _policy(c, data, profiles)
+    policy, sensitive_paths = _policy(c, data, profiles), _sensitive_paths(c, data)
     if c.problems:
         return None, c.problems
     return (
@@ -476,6 +568,7 @@ def validate(data: dict[str, Any], *, source: str | None) -> tuple[Config | None
             prices=prices,
             usage=usage,
             policy=policy,
+            sensitive_paths=sensitive_paths,
             source=source,
         ),
         [],

@@ -195,6 +195,29 @@ def check_profiles(ctx: Context, *, lenient: bool = False) -> Iterator[Check]:
             )
         if ctx.online and provider.api != "ollama":
             yield from _online(ctx, profile.name, provider, base, key)
+            yield from _window(ctx, profile.name)
+
+
+# Claude Code's first request with its default ~20 tools: 18,684 tokens measured (shared/LOCAL_MODELS.md).
+CLAUDE_CODE_PROMPT_TOKENS = 19_000
+
+
+def _window(ctx: Context, profile: str) -> Iterator[Check]:
+    """The model's real window (profile, or a loopback server's own figure) must hold the prompt."""
+    from hybridcc.window import resolve_window
+
+    assert ctx.config is not None
+    window = resolve_window(ctx.config, ctx.config.profiles[profile])
+    if window.tokens is None:
+        return
+    cid, area, said = f"profile.{profile}.window", f"profile {profile}", f"{window.tokens} tokens ({window.source})"
+    if window.tokens >= CLAUDE_CODE_PROMPT_TOKENS:
+        yield Check(cid, area, "ok", f"context window {said}")
+        return
+    fix = ("restart llama-server with a larger context, e.g. `-c 32768`" if window.source == "llama.cpp /props"
+           else f"choose a model with a larger window, or correct profiles.{profile}.context_window")  # fmt: skip
+    yield Check(cid, area, "fail", f"context window {said} is smaller than Claude Code's prompt (about "
+                f"{CLAUDE_CODE_PROMPT_TOKENS // 1000}k tokens with its default tools)", fix)  # fmt: skip
 
 
 def _online(ctx: Context, profile: str, provider: object, base: str, key: str | None) -> Iterator[Check]:

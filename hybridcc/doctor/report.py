@@ -20,9 +20,9 @@ def build_context(*, provider: str | None, all_profiles: bool, online: bool, pro
     return Context(config, None, profiles, online=online, probe=probe, timeout=timeout)
 
 
-def run_checks(ctx: Context, *, all_profiles: bool = False) -> list[Check]:
+def run_checks(ctx: Context, *, all_profiles: bool = False, privacy: bool = False) -> list[Check]:
     """Every check; ``all_profiles`` (doctor --all) skips, with a warning, built-in profiles the
-    user never set up instead of failing them."""
+    user never set up instead of failing them; ``privacy`` (doctor --privacy) adds the privacy area."""
     from functools import partial, update_wrapper
 
     from hybridcc.doctor import checks
@@ -45,6 +45,10 @@ def run_checks(ctx: Context, *, all_profiles: bool = False) -> list[Check]:
         ]
         if ctx.probe:
             groups.append(check_probe)
+        if privacy:
+            from hybridcc.doctor.privacy import check_privacy
+
+            groups.append(check_privacy)
     out: list[Check] = []
     for group in groups:
         try:

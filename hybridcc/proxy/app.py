@@ -21,7 +21,7 @@ from hybridcc.config.schema import Config, Profile, Provider
 from hybridcc.errors import AuthError, HybridccError
 from hybridcc.policy import LOCAL_SUFFIX
 from hybridcc.providers import resolve_key
-from hybridcc.proxy import passthrough, translated
+from hybridcc.proxy import models, passthrough, translated
 from hybridcc.proxy.asgi import (
     NO_RETRY,
     TOO_DEEP,
@@ -96,6 +96,7 @@ class ProxyApp:
         self.breakers = Breakers()  # per provider, across config reloads
         self.sticky = Stickiness()
         self._ollama_versions: dict[str, tuple[float, str]] = {}
+        self._warned: set[tuple[str, str]] = set()  # (profile, model name) already logged as unknown
         self._overrides = (default_profile, max_body_bytes, ping_interval, commit_after)
         self._wires: dict[str, Wire] = {
             "openai": translated.TranslatedWire(),
@@ -245,7 +246,9 @@ class ProxyApp:
                 body = await read_json(scope, receive, max_body=self.max_body)
                 await self._count_tokens(body, profile, scope, send, record)
             elif path == "/v1/models" and method == "GET":
-                await send_json(send, 200, self._models(profile))
+                # Claude Code's gateway model discovery fills its `/model` picker from this (issue 13).
+                local = local_only or profile.privacy == "local"
+                await send_json(send, 200, models.models_list(self.config, profile, local_only=local))
             else:
                 raise ProxyError(404, f"{method} {path} is not an endpoint of this proxy")
             if not record.status:
@@ -314,20 +317,6 @@ class ProxyApp:
             self._keys[provider.name] = key
         return key
 
-    def _models(self, profile: Profile) -> dict[str, Any]:
-        data = []
-        seen: set[str] = set()
-        for p in [profile, *self.config.profiles.values()]:
-            for m in p.models():
-                ident = m if p.name == profile.name else f"{p.provider}/{m}"
-                if ident in seen:
-                    continue
-                seen.add(ident)
-                data.append({"type": "model", "id": ident, "display_name": f"{ident} ({p.provider})",
-                             "created_at": "2025-01-01T00:00:00Z"})  # fmt: skip
-        return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None}  # fmt: skip
-
     async def wire_name(self, route: Route) -> str:
         """ "openai" or "anthropic": for Ollama, by its version (≥ 0.14 serves /v1/messages)."""
         if route.provider.api != "ollama":
@@ -355,7 +344,7 @@ class ProxyApp:
     async def _count_tokens(
         self, body: dict[str, Any], profile: Profile, scope: Scope, send: Send, record: RequestRecord
     ) -> None:
-        route = resolve(self.config, profile, str(body.get("model") or profile.model))
+        route = resolve(self.config, profile, models.unwrap(str(body.get("model") or profile.model)))
         record.provider, record.model_requested, record.model_used = route.provider.name, route.requested, route.model
         if await self.wire_name(route) == "anthropic" and not route.quirks.local_count_tokens:
             answered = await passthrough.count_tokens(self._call(route, body, scope, record))
@@ -380,15 +369,16 @@ class ProxyApp:
         requested = body.get("model")
         if not isinstance(requested, str) or not requested:
             raise ProxyError(400, "model: expected a non-empty string", retryable=False)
+        name = models.unwrap(requested)  # a `/model` picker id is the provider/model switch it names
         rule = None
-        if profile.routes and "/" not in requested:  # an explicit `/model provider/x` switch is never rerouted
+        if profile.routes and "/" not in name:  # an explicit `/model provider/x` switch is never rerouted
             headers = {
                 k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k.startswith(b"x-claude-code-")
             }
             rule = first_match(profile, body, headers, estimate_input_tokens(body))
             if rule is not None:
                 record.rule = f"{rule[0].when} → {rule[0].use}: {rule[1]}"
-        routes = chain(self.config, profile, requested, first=rule[0].use if rule else None)
+        routes = chain(self.config, profile, name, first=rule[0].use if rule else None)
         if profile.privacy == "local" or local_only:
             # Privacy mode: a route, fallback or `/model` switch that would leave the machine is
             # refused before anything is sent (issue 18), never silently rerouted.
@@ -406,6 +396,8 @@ class ProxyApp:
             routes = [r for r in routes if is_local(r)]
         route = routes[0]
         record.provider, record.model_requested, record.model_used = route.provider.name, requested, route.model
+        if rule is None and models.unknown_model(self.config, profile, name):
+            send = self._fallback_noted(profile, name, route, record, send)
         record.stream = bool(body.get("stream"))
         wire = await self.wire_name(route)
         record.wire = wire
@@ -424,6 +416,16 @@ class ProxyApp:
             except ProxyError as exc:  # no key for a fallback entry: it cannot serve, say so in the log
                 record.hops.append(f"{route_key(other)}: {exc.message}")
         await serve(Chain(attempts, breakers=self.breakers, sticky=self.sticky), receive, send)
+
+    def _fallback_noted(self, profile: Profile, name: str, route: Route, record: RequestRecord, send: Send) -> Send:
+        """An unknown model name is served by the profile's main model (routing), never silently:
+        a warning in the proxy log (once per name), ``model_note`` in the request log, and a
+        response header (issue 13)."""
+        record.model_note = models.fallback_note(profile, name)
+        if (profile.name, name) not in self._warned:
+            self._warned.add((profile.name, name))
+            log.warning("%s; name a model of the profile, or switch with `/model provider/model`", record.model_note)
+        return models.with_fallback_header(send, name, route)
 
     async def _send_probe(self, call: Call, answer: dict[str, Any], send: Send) -> None:
         call.record.take_usage(answer["usage"])

@@ -63,7 +63,13 @@ class Breakers:
             b.opened_at = self._clock()
 
     def snapshot(self) -> dict[str, Any]:
-        return {name: {"state": self.state(name), "failures": b.failures} for name, b in self._state.items()}
+        """Providers that failed lately: state, consecutive failures, seconds until the probe."""
+        out: dict[str, Any] = {}
+        for name, b in self._state.items():
+            out[name] = {"state": self.state(name), "failures": b.failures}
+            if out[name]["state"] == "open" and b.opened_at is not None:
+                out[name]["probe_in_s"] = round(self.cooldown - (self._clock() - b.opened_at), 1)
+        return out
 
 
 class Stickiness:

@@ -128,7 +128,10 @@ async def open_upstream(call: Call, request: httpx.Request, *, retries: int | No
         except httpx.HTTPError as exc:  # a timeout costs the provider's whole timeout: not retried
             raise unavailable(provider, url, exc, attempts=attempt + 1) from exc
         status = resp.status_code
-        if attempt < max_retries and (status in RETRY_STATUSES or status == 429):
+        # A 429 asking for a short wait is waited out once even when the caller allows no retries
+        # (a fallback chain): cheaper than moving a session off its warm cache (issue 16).
+        short_429 = status == 429 and attempt == 0
+        if (attempt < max_retries or short_429) and (status in RETRY_STATUSES or status == 429):
             after = _retry_after(resp)
             delay = after if after is not None else BACKOFF[min(attempt, len(BACKOFF) - 1)]
             retry = status != 429 or (after is not None and after <= SHORT_RETRY_AFTER)
@@ -173,6 +176,8 @@ def client_error(call: Call, status: int, payload: bytes, resp: H1Response | Non
             message, etype = payload.decode("utf-8", "replace")[:500], "api_error"
         if status == 529 or etype == "overloaded_error":
             status, etype = 503, "api_error"
+        if call.route.provider.name not in message:  # the user must know which provider failed
+            message = f"provider {call.route.provider.name}: {message}"
         tries = call.record.retries + 1
         if tries > 1:
             message += f" (tried {tries} times)"
@@ -387,6 +392,8 @@ async def _stream(chain: Chain, send: Send) -> None:
                     break
             await sender.send(codec.end(), final=True)
         except StreamError as exc:
+            if exc.partial:
+                await sender.send(exc.partial)
             await fail(call, exc.error_type, exc.message)
         except httpx.HTTPError as exc:
             # After the first byte: an `event: error`, then close; never a hung stream, never a

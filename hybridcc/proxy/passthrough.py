@@ -111,7 +111,11 @@ class AnthropicStream:
         self._buf = buf[last:]
         begin = 0
         for end in cuts:
-            self._check(buf[begin:end])
+            try:
+                self._check(buf[begin:end])
+            except StreamError as exc:
+                exc.partial = buf[:begin]  # the whole events before the bad one still reach the client
+                raise
             begin = end
             if self.finished:
                 self._buf = b""
@@ -172,7 +176,11 @@ class RepairingAnthropicStream(AnthropicStream):
         return b"".join(self._repair.feed(ev) for ev in self._decoder.feed(raw)) if raw else b""
 
     def feed(self, raw: bytes) -> bytes:
-        return self._through(super().feed(raw))
+        try:
+            return self._through(super().feed(raw))
+        except StreamError as exc:
+            exc.partial = self._through(exc.partial)
+            raise
 
     def end(self) -> bytes:
         out = self._through(super().end())

@@ -36,6 +36,20 @@ def _slot(profile: Profile, slot: str) -> str:
     return {"small": profile.small, "big": profile.big}.get(slot, profile.model)
 
 
+def slot_of(profile: Profile, requested: str) -> str | None:
+    """The slot (small, main, big) a requested name maps to, as :func:`upstream_model` maps it;
+    None for a name the profile does not know (it is served by the main model)."""
+    lowered = requested.lower()
+    if requested == profile.model or lowered == "sonnet":
+        return "main"
+    if requested == profile.small or lowered == "haiku":
+        return "small"
+    if requested == profile.big or lowered == "opus":
+        return "big"
+    m = _FAMILY.search(lowered) if lowered.startswith("claude") else None
+    return _ALIASES[m.group(1)] if m else None
+
+
 def upstream_model(config: Config, profile: Profile, requested: str) -> tuple[Provider, str]:
     provider = config.providers[profile.provider]
     if requested in profile.models():
@@ -94,6 +108,11 @@ def chain(config: Config, profile: Profile, requested: str, *, first: str | None
         if route_key(route) not in {route_key(r) for r in routes}:
             routes.append(route)
     return routes
+
+
+def supports_server_tools(route: Route) -> bool:
+    """Anthropic's server tools (web search, web fetch) run only on Anthropic's own API."""
+    return route.provider.api == "anthropic" and route.provider.quirks == "anthropic"
 
 
 def is_local(route: Route) -> bool:

@@ -2,6 +2,9 @@
 
     deepseek · deepseek/deepseek-chat · $0.07 saved $1.13 (94%) · ctx 25% of 65.5k
 
+When the session's last request was served by a fallback entry (issue 16), the model reads
+``sec/s-model via fallback``.
+
 Claude Code runs the command on every status refresh, so this file is a lean script: it imports
 only ``math``, ``os``, ``sys`` and ``sqlite3`` — even the JSON is read with SQLite's ``json_extract``
 (importing ``json`` costs more than the query). :func:`settings_entry` runs it as
@@ -31,7 +34,7 @@ _SESSION = """SELECT sum(cost_usd), sum(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0
     sum(CASE WHEN cost_usd IS NOT NULL AND baseline_usd IS NOT NULL THEN baseline_usd - cost_usd END),
     sum(CASE WHEN cost_usd IS NOT NULL AND baseline_usd IS NOT NULL THEN baseline_usd END), count(*)
     FROM requests WHERE session_id = ?"""
-_LAST = "SELECT profile, provider, model_used FROM requests WHERE session_id = ? ORDER BY ts DESC LIMIT 1"
+_LAST = "SELECT profile, provider, model_used, served_by FROM requests WHERE session_id = ? ORDER BY ts DESC LIMIT 1"
 _FIELDS = (
     ("session_id", "$.session_id"),
     ("model", "$.model.id"),
@@ -112,7 +115,7 @@ def session_costs(db: Path | str, session_id: str) -> dict[str, Any] | None:
     if not count or last is None:
         return None
     return {"cost": cost, "unpriced": unpriced or 0, "saved": saved, "compared": compared,
-            "profile": last[0], "provider": last[1], "model": last[2]}  # fmt: skip
+            "profile": last[0], "provider": last[1], "model": last[2], "fallback": bool(last[3])}  # fmt: skip
 
 
 def _money(value: float) -> str:
@@ -156,6 +159,8 @@ def render(fields: Mapping[str, Any], env: Mapping[str, str], db: Path | str) ->
         profile = profile or costs["profile"]
         if costs["provider"] and costs["model"]:
             model = f"{costs['provider']}/{costs['model']}"
+        if costs["fallback"]:
+            model = f"{model or '?'} via fallback"
     parts = [profile or "hybridcc"]
     if model:
         parts.append(model)

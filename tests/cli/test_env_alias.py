@@ -17,7 +17,7 @@ PROBE = ["ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY", "ANT
 
 
 def _expected(cli: Cli, profile: str) -> dict[str, str | None]:
-    r = cli("env", "-p", profile, "--format", "json", "--no-start")
+    r = cli("env", "-P", profile, "--format", "json", "--no-start")
     assert r.code == 0, r.err
     data: dict[str, str | None] = json.loads(r.out)
     return data
@@ -41,7 +41,7 @@ def test_env_json_points_at_proxy_with_proxy_token(cli: Cli, monkeypatch: pytest
 def test_env_model_override(cli: Cli) -> None:
     env = _expected(cli, "ollama") | {}
     assert env["ANTHROPIC_MODEL"] == "qwen3-coder:30b"
-    r = cli("env", "-p", "ollama", "-f", "json", "--model", "llama3.3", "--no-start")
+    r = cli("env", "-P", "ollama", "-f", "json", "--model", "llama3.3", "--no-start")
     env = json.loads(r.out)
     assert (
         env["ANTHROPIC_MODEL"]
@@ -53,14 +53,14 @@ def test_env_model_override(cli: Cli) -> None:
 
 def test_env_bad_format(cli: Cli) -> None:
     r = cli("env", "--format", "tcsh", "--no-start")
-    assert r.code == 1 and "unknown format" in r.err
+    assert r.code == 2 and "'tcsh' is not one of" in r.err  # a usage error
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_env_evaluated_by_real_shell(cli: Cli, shell: str, monkeypatch: pytest.MonkeyPatch) -> None:
     exe = require_tool(shell)
     expected = _expected(cli, "ollama")
-    script = cli("env", "-p", "ollama", "--format", shell, "--no-start").out
+    script = cli("env", "-P", "ollama", "--format", shell, "--no-start").out
     if shell == "fish":
         prog = script + "".join(f'echo "{k}=${k}"\n' for k in PROBE if k != "CLAUDE_CODE_USE_BEDROCK")
         prog += "if set -q CLAUDE_CODE_USE_BEDROCK; echo CLAUDE_CODE_USE_BEDROCK=set\n"
@@ -77,15 +77,16 @@ def test_env_evaluated_by_real_shell(cli: Cli, shell: str, monkeypatch: pytest.M
 
 
 def test_env_powershell_and_dotenv(cli: Cli) -> None:
-    ps = cli("env", "-p", "ollama", "-f", "powershell", "--no-start").out
+    ps = cli("env", "-P", "ollama", "-f", "powershell", "--no-start").out
     assert "$env:ANTHROPIC_API_KEY = ''" in ps and "Remove-Item Env:CLAUDE_CODE_USE_BEDROCK" in ps
-    dot = cli("env", "-p", "ollama", "-f", "dotenv", "--no-start").out
-    assert 'ANTHROPIC_MODEL="qwen3-coder:30b"' in dot and "CLAUDE_CODE_USE_BEDROCK" not in dot
+    dot = cli("env", "-P", "ollama", "-f", "dotenv", "--no-start").out
+    assert 'ANTHROPIC_MODEL="qwen3-coder:30b"' in dot and "\nCLAUDE_CODE_USE_BEDROCK=" not in dot
+    assert dot.startswith("# dotenv cannot unset variables") and "CLAUDE_CODE_USE_BEDROCK" in dot.splitlines()[0]
 
 
 def test_alias_print_and_install_idempotent(cli: Cli, isolated_env: Path) -> None:
     r = cli("alias")
-    assert "alias cc-ollama='hybridcc run --provider ollama --'" in r.out
+    assert "alias cc-ollama='hybridcc run --profile ollama'" in r.out
     rc = isolated_env / ".bashrc"
     rc.write_text("# mine\nexport FOO=1\n")
     assert cli("alias", "--install").code == 0
@@ -98,14 +99,14 @@ def test_alias_print_and_install_idempotent(cli: Cli, isolated_env: Path) -> Non
     bash = require_tool("bash")
     done = subprocess.run([bash, "-ic", "alias cc-openrouter"], capture_output=True, text=True, check=False,
                           env={"HOME": str(isolated_env), "PATH": "/usr/bin:/bin"})  # fmt: skip
-    assert "hybridcc run --provider openrouter" in done.stdout
+    assert "hybridcc run --profile openrouter" in done.stdout
 
 
 def test_alias_fish(cli: Cli, isolated_env: Path) -> None:
     r = cli("alias", "--shell", "fish", "--install")
     assert r.code == 0
     text = (isolated_env / ".config" / "fish" / "conf.d" / "hybridcc.fish").read_text()
-    assert "function cc-ollama --wraps claude; hybridcc run --provider ollama -- $argv; end" in text
+    assert "function cc-ollama --wraps claude; hybridcc run --profile ollama $argv; end" in text
     fish = require_tool("fish")
     prog = f"source {isolated_env}/.config/fish/conf.d/hybridcc.fish; functions -q cc-gemini; and echo ok"
     child_env = {"HOME": str(isolated_env), "PATH": "/usr/bin:/bin"}
@@ -125,7 +126,7 @@ def test_env_starts_the_proxy_and_its_output_works(cli: Cli, monkeypatch: pytest
         write_config(
             f'[proxy]\nport = 0\n[providers.up]\napi = "openai"\nbase_url = "{up.url}/v1"\n[profiles.up]\nprovider = "up"\nmodel = "m"\n'
         )
-        r = cli("env", "-p", "up", "-f", "json")
+        r = cli("env", "-P", "up", "-f", "json")
         try:
             assert r.code == 0 and "proxy started" in r.err
             env = json.loads(r.out)
@@ -136,6 +137,6 @@ def test_env_starts_the_proxy_and_its_output_works(cli: Cli, monkeypatch: pytest
                 model=env["ANTHROPIC_MODEL"], max_tokens=10, messages=[{"role": "user", "content": "x"}]
             )
             assert msg.content[0].text == "through env"  # type: ignore[union-attr]
-            assert "proxy started" not in cli("env", "-p", "up", "-f", "json").err  # reused
+            assert "proxy started" not in cli("env", "-P", "up", "-f", "json").err  # reused
         finally:
             svc.stop()

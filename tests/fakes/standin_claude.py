@@ -1,6 +1,6 @@
 """A stand-in for `claude` in launcher tests: records argv and env, then does what STANDIN_MODE says.
 
-STANDIN_OUT=FILE     where to write {"argv", "env", "pid", "stdin_isatty"} as JSON
+STANDIN_OUT=FILE     where to write {"argv", "settings", "env", "pid", "stdin_isatty"} as JSON
 STANDIN_MODE=exit:N | sleep | trap | request | kill:SIG
   exit:N   exit with N
   sleep    sleep until signalled (default signal handling)
@@ -25,9 +25,18 @@ from pathlib import Path
 def main() -> int:
     out = os.environ.get("STANDIN_OUT")
     if out:
+        args = sys.argv[1:]
+        # The session's settings file is removed when the session ends: keep what it said.
+        settings = json.loads(Path(args[1]).read_text()) if args[:1] == ["--settings"] else None
         with Path(out).open("w") as fh:
             json.dump(
-                {"argv": sys.argv[1:], "env": dict(os.environ), "pid": os.getpid(), "stdin_isatty": sys.stdin.isatty()},
+                {
+                    "argv": args,
+                    "settings": settings,
+                    "env": dict(os.environ),
+                    "pid": os.getpid(),
+                    "stdin_isatty": sys.stdin.isatty(),
+                },
                 fh,
             )
     mode = os.environ.get("STANDIN_MODE", "exit:0")

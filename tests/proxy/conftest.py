@@ -91,6 +91,7 @@ def start_proxy() -> Iterator[Callable[..., RunningProxy]]:
         *,
         default_profile: str | None = None,
         ping_interval: float | None = None,
+        commit_after: float | None = None,
         max_body_bytes: int | None = None,
     ) -> RunningProxy:
         write_config(text)
@@ -101,6 +102,7 @@ def start_proxy() -> Iterator[Callable[..., RunningProxy]]:
             token=token,
             default_profile=default_profile,
             ping_interval=ping_interval,
+            commit_after=commit_after,
             max_body_bytes=max_body_bytes,
         )
         setup_logging(to_stderr=False)

@@ -30,10 +30,12 @@ def test_serve_foreground_and_sigterm(hybridcc_exe: list[str]) -> None:
                             stderr=subprocess.PIPE, text=True, env=os.environ.copy())  # fmt: skip
     try:
         health = _wait_health(f"http://127.0.0.1:{port}", proc)
-        assert health["default_profile"] == "openrouter" and health["pid"] == proc.pid
-        # no key in the environment: the proxy answers 401 naming the variable
+        assert health["status"] == "ok" and "pid" not in health  # details only with the token
         from hybridcc.proxy_token import read_token
 
+        full = httpx.get(f"http://127.0.0.1:{port}/health", headers={"x-api-key": read_token() or ""}).json()
+        assert full["default_profile"] == "openrouter" and full["pid"] == proc.pid
+        # no key in the environment: the proxy answers 401 naming the variable
         r = httpx.post(f"http://127.0.0.1:{port}/v1/messages", headers={"x-api-key": read_token() or ""},
                        json={"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})  # fmt: skip
         assert r.status_code == 401 and "OPENROUTER_API_KEY" in r.json()["error"]["message"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hybridcc.providers import QUIRKS
+from hybridcc.config.quirks import QUIRKS
 from hybridcc.proxy.errors import ProxyError
 from hybridcc.proxy.translate.request import MAX_TOOL_NAME, normalize_tool_id, reasoning_effort, to_openai
 

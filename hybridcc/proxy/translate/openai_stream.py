@@ -40,12 +40,17 @@ _DELTA_TAIL = b"}}\n\n"
 
 
 class StreamError(Exception):
-    """The upstream stream failed in a way the client must see as an ``event: error``."""
+    """The upstream stream failed in a way the client must see as an ``event: error``.
 
-    def __init__(self, error_type: str, message: str) -> None:
+    ``partial`` holds what the same upstream read produced before the failure: the client gets
+    it before the error, so the text that did arrive is not lost.
+    """
+
+    def __init__(self, error_type: str, message: str, partial: bytes = b"") -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
+        self.partial = partial
 
 
 @dataclass
@@ -287,6 +292,14 @@ class OpenAIStream:
 
     def _events(self, events: list[Any]) -> bytes:
         out: list[bytes] = []
+        try:
+            self._translate(events, out)
+        except StreamError as exc:
+            exc.partial = b"".join(out)
+            raise
+        return b"".join(out)
+
+    def _translate(self, events: list[Any], out: list[bytes]) -> None:
         tr = self.tr
         for ev in events:
             data = ev.data
@@ -313,7 +326,6 @@ class OpenAIStream:
                 msg = err.get("message") if isinstance(err, dict) else str(err)
                 raise StreamError("api_error", f"provider {self.provider} ({tr.model}): {msg}")
             tr.feed_into(chunk, out)
-        return b"".join(out)
 
     def end(self) -> bytes:
         out = self._events(self._decoder.flush())

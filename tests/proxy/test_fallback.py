@@ -16,7 +16,7 @@ import uvicorn
 from hybridcc.config.load import load_config
 from hybridcc.proxy.app import ProxyApp
 from hybridcc.proxy.breaker import Breakers, Stickiness
-from tests.proxy.staging.test_core import Fake, oa
+from tests.proxy.test_core import Fake, oa
 
 TOKEN = "hcc-testtoken-0123456789"
 H = {"x-api-key": TOKEN}
@@ -34,6 +34,9 @@ def _dead_port() -> int:
 def fb(tmp_path, monkeypatch) -> Iterator[dict[str, Any]]:
     primary, second = Fake(), Fake()
     dead = _dead_port()
+    silent = socket.socket()  # accepts connections (the kernel does) but never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
     monkeypatch.setenv("HYBRIDCC_HOME", str(tmp_path))
     (tmp_path / "config.toml").write_text(f"""
 default_profile = "main"
@@ -60,6 +63,18 @@ fallback = ["sec/s-direct"]
 [profiles.backup]
 provider = "sec"
 model = "s-model"
+[providers.silent]
+api = "anthropic"
+base_url = "http://127.0.0.1:{silent.getsockname()[1]}"
+timeout = 0.5
+[profiles.quiet]
+provider = "silent"
+model = "q-model"
+fallback = ["backup"]
+[profiles.antmain]
+provider = "primant"
+model = "p-model"
+fallback = ["backup"]
 """)
     app = ProxyApp(load_config(), token=TOKEN, ping_interval=0.2, commit_after=2.0)
     sock = socket.socket()
@@ -74,6 +89,7 @@ model = "s-model"
     yield {"primary": primary, "second": second, "url": f"http://127.0.0.1:{sock.getsockname()[1]}", "app": app}
     server.should_exit = True
     t.join(5)
+    silent.close()
 
 
 def _msg(url: str, profile: str, *, stream: bool = True, session: str | None = None) -> httpx.Response:
@@ -118,6 +134,136 @@ def test_no_fallback_after_first_byte(fb) -> None:
     fb["primary"].script = [oa({"content": "half"})]  # ends without finish: truncated
     r = _msg(fb["url"], "main")
     assert b"half" in r.content and b"event: error" in r.content and not fb["second"].requests
+
+
+def _ev(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def test_no_fallback_after_first_byte_on_the_anthropic_wire(fb) -> None:
+    fb["primary"].script = [
+        _ev(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "m",
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [],
+                    "model": "p-model",
+                    "usage": {"input_tokens": 1, "output_tokens": 0},
+                },
+            },
+        ),
+        _ev(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+        _ev(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "half"}},
+        ),
+    ]  # the connection closes here: no message_stop
+    r = _msg(fb["url"], "antmain")
+    assert r.status_code == 200 and b"half" in r.content and b"event: error" in r.content
+    assert len(fb["primary"].requests) == 1 and not fb["second"].requests
+
+
+@pytest.mark.parametrize("status", [b"429 Too Many Requests", b"500 Internal Server Error", b"529 Overloaded"])
+def test_error_status_falls_back_from_the_anthropic_wire(fb, status: bytes) -> None:
+    _error(fb["primary"], status, b'{"type":"error","error":{"type":"api_error","message":"nope"}}')
+    r = _msg(fb["url"], "antmain")
+    assert r.status_code == 200 and b"from backup" in r.content
+    assert len(fb["primary"].requests) == 1 and fb["second"].requests[-1]["model"] == "s-model"
+
+
+class _Then(Fake):
+    """Answers the first request with ``first`` (status, headers, body), later ones as a Fake does."""
+
+    def __init__(self, first: tuple[bytes, bytes, bytes]) -> None:
+        super().__init__()
+        self.first: tuple[bytes, bytes, bytes] | None = first
+
+    async def _handle(self, r, w) -> None:  # type: ignore[no-untyped-def]
+        if self.first is None:
+            await super()._handle(r, w)
+            return
+        status, headers, body = self.first
+        self.first = None
+        head = await r.readuntil(b"\r\n\r\n")
+        length = next(int(x.split(b":")[1]) for x in head.split(b"\r\n") if x.lower().startswith(b"content-length:"))
+        self.requests.append(json.loads(await r.readexactly(length)))
+        w.write(b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n" + headers
+                + f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode() + body)  # fmt: skip
+        await w.drain()
+        w.close()
+
+
+@pytest.mark.parametrize(("after", "waited"), [(b"0.3", True), (b"30", False)])
+@pytest.mark.parametrize("profile", ["main", "antmain"])
+def test_429_short_retry_after_is_waited_out_long_one_falls_back(fb, after: bytes, waited: bool, profile: str) -> None:
+    port = fb["primary"].port
+    fb["primary"].sock.close()  # its listener is replaced by one that limits the first answer
+    then = _Then((b"429 Too Many Requests", b"retry-after: " + after + b"\r\n",
+                  b'{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}'))  # fmt: skip
+    if profile == "main":
+        then.script = [oa({"content": "from primary"}), oa({}, "stop"), b"data: [DONE]\n\n"]
+    else:
+        then.script = [
+            _ev(
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "m",
+                        "type": "message",
+                        "role": "assistant",
+                        "content": [],
+                        "model": "p-model",
+                        "usage": {"input_tokens": 1},
+                    },
+                },
+            ),
+            _ev(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            ),
+            _ev(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "from primary"}},
+            ),
+            _ev("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            _ev(
+                "message_delta",
+                {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
+            ),
+            _ev("message_stop", {"type": "message_stop"}),
+        ]
+    app = fb["app"]
+    prov = app.config.providers["prim" if profile == "main" else "primant"]
+    from dataclasses import replace
+
+    app.config.providers[prov.name] = replace(prov, base_url=prov.base_url.replace(str(port), str(then.port)))
+    started = time.monotonic()
+    r = _msg(fb["url"], profile)
+    took = time.monotonic() - started
+    assert r.status_code == 200
+    if waited:
+        assert b"from primary" in r.content and len(then.requests) == 2 and not fb["second"].requests
+        assert took >= 0.3
+    else:
+        assert b"from backup" in r.content and len(then.requests) == 1 and took < 10
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_timeout_before_the_first_byte_falls_back(fb, stream: bool) -> None:
+    if not stream:
+        fb["second"].ctype = b"application/json"
+        fb["second"].script = [json.dumps({"choices": [{"message": {"content": "from backup"},
+                                                        "finish_reason": "stop"}], "usage": {}}).encode()]  # fmt: skip
+    r = _msg(fb["url"], "quiet", stream=stream)
+    assert r.status_code == 200 and b"from backup" in r.content
 
 
 def test_4xx_is_not_a_fallback_reason(fb) -> None:

@@ -1,4 +1,4 @@
-# ruff: noqa: E741, F841, RUF015, SIM117  -- a compact staging harness (see README); tidy when moved into tests/proxy
+# ruff: noqa: E741, F841, RUF015, SIM117  -- compact harness tests
 """Staging smoke tests of the salvaged proxy core over real sockets (127.0.0.1 only)."""
 
 from __future__ import annotations

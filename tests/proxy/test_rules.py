@@ -36,7 +36,7 @@ use = "p/reasoner"
 [[profiles.main.routes]]
 when = "long_context"
 use = "p/long"
-threshold = 1000
+threshold = 2000
 [[profiles.main.routes]]
 when = "image"
 use = "p/vision"
@@ -123,7 +123,7 @@ def test_the_proxy_routes_by_rule(tmp_path: Path, monkeypatch) -> None:  # type:
     import uvicorn
 
     from hybridcc.proxy.app import ProxyApp
-    from tests.proxy.staging.test_core import Fake, oa
+    from tests.proxy.test_core import Fake, oa
 
     main, cheap = Fake(), Fake()
     for f in (main, cheap):

@@ -1,4 +1,4 @@
-# ruff: noqa: F811  -- a compact staging harness (see README); tidy when moved into tests/proxy
+# ruff: noqa: F811  -- compact harness tests
 """A local model that writes its tool call as text drives Claude Code anyway (issue 17 wiring)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import anthropic
 
-from tests.proxy.staging.test_core import env, oa  # noqa: F401  (fixture)
+from tests.proxy.test_core import env, oa  # noqa: F401  (fixture)
 
 TOOLS = [
     {
@@ -65,7 +65,7 @@ def test_prose_stays_prose_and_nonstream_repair(env) -> None:
 
 
 def test_passthrough_local_server_text_call_becomes_tool_use(env) -> None:
-    from tests.proxy.staging.test_core import START, an
+    from tests.proxy.test_core import START, an
 
     call = '<tool_call>{"name": "Bash", "arguments": {"command": "ls"}}</tool_call>'
 

@@ -1,4 +1,4 @@
-# ruff: noqa: F811  -- a compact staging harness (see README); tidy when moved into tests/proxy
+# ruff: noqa: F811  -- compact harness tests
 """The proxy writes one ledger row per request and serves /metrics (issue 14 wiring)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.proxy.staging.test_core import TOKEN_, env, oa  # noqa: F401  (fixture)
+from tests.proxy.test_core import TOKEN_, env, oa  # noqa: F401  (fixture)
 
 
 def test_rows_and_metrics(env, tmp_path) -> None:
