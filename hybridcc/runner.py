@@ -273,7 +273,7 @@ def run(
         return run_child(prepared.argv(None), dict(os.environ))
 
     key = resolve_key(provider)  # fail fast, naming the variable, before anything starts
-    if not getattr(options, "no_preflight", False):
+    if not options.no_preflight:
         from hybridcc import preflight
 
         if provider.api != "ollama":  # Ollama is started below and checked by its own start
@@ -286,6 +286,17 @@ def run(
                     raise
                 # The proxy moves this session's requests to the fallback chain: start anyway.
                 report(f"note: {exc.message}; requests go to the fallback ({', '.join(profile.fallback)})")
+
+    from hybridcc import engines
+
+    if engines.bypasses_proxy(provider):  # claude-code-router, or an external URL with direct = true (issue 18)
+        with engines.session(config, profile, model=options.model, small_model=options.small_model,
+                             report=report) as env:  # fmt: skip
+            settings, args = merge_settings(options.claude_args, env)
+            if prepared.settings and prepared.settings.get("permissions"):
+                settings["permissions"] = prepared.settings["permissions"]  # privacy mode's denied tools
+            with settings_file(settings) as path:
+                return run_child([str(prepared.claude.path), "--settings", str(path), *args], apply(env))
 
     from hybridcc.services import leases
     from hybridcc.services import ollama as ollama_svc

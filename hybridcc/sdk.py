@@ -130,17 +130,38 @@ def _remove_settings_files() -> None:
 
 
 def _settings_file(plan_env: Mapping[str, str | None], extra: Mapping[str, Any] | None = None) -> Path:
-    """A 0600 settings file for one query: our env outranks any settings file's ``env`` block."""
+    """A 0600 settings file for one query: our env outranks any settings file's ``env`` block.
+    ``extra``: the caller's own settings (and ours), merged; our env wins over theirs."""
     from hybridcc import paths
     from hybridcc.fsutil import atomic_write
 
     folder = paths.state_dir() / "sessions"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / f"sdk-{os.getpid()}-{len(_SETTINGS_FILES)}.json"
-    settings = {**(extra or {}), "env": {k: v for k, v in plan_env.items() if v is not None}}
+    extra = dict(extra or {})
+    theirs = extra.pop("env", None)
+    settings = {**extra, "env": {**(theirs or {}), **{k: v for k, v in plan_env.items() if v is not None}}}
     atomic_write(path, json.dumps(settings, separators=(",", ":")), mode=0o600)
     _SETTINGS_FILES.append(path)
     return path
+
+
+def _user_settings(settings: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The caller's ``settings`` option (JSON text, a file, or a dict), to merge with ours."""
+    from hybridcc.errors import UsageError
+
+    if settings is None or isinstance(settings, Mapping):
+        return dict(settings or {})
+    try:
+        text = settings if settings.lstrip().startswith("{") else Path(settings).read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise UsageError(
+            f"settings: cannot read {settings[:80]!r} ({exc})", hint="pass JSON, a JSON file or a dict"
+        ) from exc
+    if not isinstance(data, dict):
+        raise UsageError("settings must be a JSON object", hint='e.g. {"permissions": {"deny": ["WebFetch"]}}')
+    return data
 
 
 def known_models(config: Config, profile: Profile) -> list[str]:
@@ -202,11 +223,14 @@ def options(
             cli = str(find_claude(None, cfg.claude_path).path)
     elif cli == "bundled":
         cli = None
-    extra: dict[str, Any] = {}
+    extra = _user_settings(kwargs.pop("settings", None))
     if local_only:
         from hybridcc.envplan import PRIVACY_DENIED_TOOLS
 
-        extra["permissions"] = {"deny": list(PRIVACY_DENIED_TOOLS)}  # tools that reach the internet themselves
+        permissions = dict(extra.get("permissions") or {})
+        # Tools that reach the internet by themselves, whatever the model.
+        permissions["deny"] = list(dict.fromkeys([*(permissions.get("deny") or []), *PRIVACY_DENIED_TOOLS]))
+        extra["permissions"] = permissions
     kwargs["stderr"] = quiet_stderr(kwargs.get("stderr"))
     return ClaudeAgentOptions(
         env=env,

@@ -68,6 +68,7 @@ def _register() -> None:
     from hybridcc.cli import route_cmds
 
     app.add_typer(route_cmds.app, name="route")
+    app.add_typer(__import__("hybridcc.cli.gateway_cmds", fromlist=["app"]).app, name="gateway")  # issue 18
 
     from hybridcc.cli import usage_cmds  # usage, cost, prices, statusline (issue 14)
 

@@ -12,15 +12,20 @@ app = typer.Typer(help="Import another tool's configuration as hybridcc provider
                   no_args_is_help=True)  # fmt: skip
 
 
+_CCR_CONFIG = Path("~/.claude-code-router/config.json")  # as ccr itself reads it (importer.DEFAULT_PATH)
+
+
 @app.command("ccr")
 def ccr(
-    path: Path = typer.Argument(Path("~/.claude-code-router/config.json"), help="claude-code-router's config.json."),
+    path: Path = typer.Argument(_CCR_CONFIG, help="claude-code-router's config.json."),  # noqa: B008 - typer reads defaults
     name: str = typer.Option("ccr", "--name", help="Name of the profile made from Router.default and its rules."),
     keep_keys: bool = typer.Option(
         False, "--keep-keys", help="Store keys written in the file inline in config.toml (0600) instead of as env vars."
     ),
     force: bool = typer.Option(False, "--force", help="Replace providers or a profile of the same name."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the TOML that would be added (keys hidden); write nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the TOML that would be added (keys hidden); write nothing."
+    ),
 ) -> None:
     """Turn a claude-code-router config into hybridcc providers, a profile and routing rules.
 

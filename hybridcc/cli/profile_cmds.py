@@ -12,6 +12,7 @@ from hybridcc.cli.complete import profile_names
 app = typer.Typer(help="List, show and edit provider profiles.", no_args_is_help=True)
 
 NAME_HELP = "Profile name."
+GATEWAY_HELP = "A team gateway's URL (LiteLLM); repeat it: the next one is tried when one is down."
 
 
 def _refresh_aliases() -> None:
@@ -73,9 +74,12 @@ def show(
 @app.command("add")
 def add(
     name: str = typer.Argument(..., help="Name of the new profile (and of its provider)."),
-    base_url: str = typer.Option(..., "--base-url", help="API root, e.g. http://127.0.0.1:1234/v1."),
-    api: Literal["openai", "anthropic"] = typer.Option(..., "--api", help="Wire protocol."),
-    model: str = typer.Option(..., "--model", help="Main model."),
+    base_url: str | None = typer.Option(None, "--base-url", help="API root, e.g. http://127.0.0.1:1234/v1."),
+    api: Literal["openai", "anthropic"] | None = typer.Option(None, "--api", help="Wire protocol."),
+    gateway: list[str] = typer.Option([], "--gateway", help=GATEWAY_HELP),  # noqa: B008 - typer reads defaults
+    model: str | None = typer.Option(
+        None, "--model", help="Main model (with --gateway: default, the gateway's first)."
+    ),
     small_model: str | None = typer.Option(None, "--small-model", help="Model for background/haiku requests."),
     big_model: str | None = typer.Option(None, "--big-model", help="Model for opus requests."),
     api_key_env: str | None = typer.Option(None, "--api-key-env", help="Env var holding the key."),
@@ -85,9 +89,11 @@ def add(
     max_output_tokens: int | None = typer.Option(None, "--max-output-tokens", help="Output cap, tokens."),
     force: bool = typer.Option(False, "--force", help="Replace a profile of the same name."),
 ) -> None:
-    """Add a provider and a profile of the same name (LM Studio, vLLM, Groq, a gateway…).
+    """Add a provider and a profile of the same name (LM Studio, vLLM, Groq, a team gateway…).
 
     NAME: letters, digits, '-', '_' and '.' (it is also the alias cc-NAME and the proxy path /p/NAME).
+    With --gateway URL (repeatable): an Anthropic-wire profile for a team gateway; each extra URL
+    becomes a fallback profile NAME-2, NAME-3…
     """
     from urllib.parse import urlsplit
 
@@ -96,6 +102,20 @@ def add(
     from hybridcc.errors import UsageError
 
     check_profile_name(name)
+    if gateway:
+        if base_url or api or api_key_cmd or quirks or max_output_tokens is not None:
+            raise UsageError(
+                "--gateway takes the place of --base-url/--api/--quirks (and keys come from --api-key-env)",
+                hint="drop those options, or drop --gateway",
+            )
+        _add_gateway(name, gateway, api_key_env=api_key_env, model=model, small_model=small_model,
+                     big_model=big_model, context_window=context_window, force=force)  # fmt: skip
+        _refresh_aliases()
+        return
+    missing = [flag for flag, value in (("--base-url", base_url), ("--api", api), ("--model", model)) if not value]
+    if missing:
+        raise UsageError(f"missing {', '.join(missing)}", hint="pass them, or --gateway URL for a team gateway")
+    assert base_url is not None and api is not None and model is not None
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--base-url {base_url}: not an http(s) URL", hint="e.g. --base-url http://127.0.0.1:1234/v1")
@@ -106,6 +126,29 @@ def add(
     )  # fmt: skip
     render.success(f'added profile "{name}" to {path}')
     _refresh_aliases()
+
+
+def _add_gateway(name: str, urls: list[str], *, api_key_env: str | None, model: str | None, small_model: str | None,
+                 big_model: str | None, context_window: int | None, force: bool) -> None:  # fmt: skip
+    from hybridcc.errors import UsageError
+    from hybridcc.gateway import team
+
+    checked = [team.check_url(u) for u in urls]
+    if model is None:
+        served = next((m for u in checked if (m := team.gateway_models(u, api_key_env))), [])
+        if not served:
+            raise UsageError(
+                "--model: the gateway did not list its models (down, or the key is not set)",
+                hint="pass --model NAME with a model_name from the gateway's config",
+            )
+        model = served[0]
+        render.note(f"the gateway serves {', '.join(served[:8])}; main model: {model}")
+    path, companions = team.add_gateway_profile(
+        name, checked, api_key_env=api_key_env, model=model, small_model=small_model, big_model=big_model,
+        context_window=context_window, force=force,
+    )  # fmt: skip
+    chain = f" (fallback: {', '.join(companions)})" if companions else ""
+    render.success(f'added gateway profile "{name}" → {checked[0]}{chain} to {path}')
 
 
 @app.command("remove")

@@ -36,6 +36,9 @@ def explain(
     sensitive: bool = typer.Option(
         False, "--sensitive", help="As a sensitive (local-only) session: remote entries are refused."
     ),
+    complexity: str | None = typer.Option(
+        None, "--complexity", help="simple|medium|complex: the profile [policy] picks, as `run --complexity`."
+    ),
 ) -> None:
     """Print the scenario rule that matches, the chain that would be tried, and what each entry is."""
     from hybridcc.config import load_config
@@ -45,8 +48,17 @@ def explain(
     from hybridcc.proxy.rules import explain as explain_route
 
     config = load_config()
+    chosen = None
+    if profile is None and (sensitive or complexity):
+        # The profile `run --sensitive` / `run --complexity` would start the session with.
+        from hybridcc.policy import COMPLEXITIES, select_provider
+
+        if complexity is not None and complexity not in COMPLEXITIES:
+            raise UsageError(f"--complexity {complexity}: expected simple, medium or complex")
+        profile, chosen = select_provider(complexity or "medium", sensitive, config=config)  # type: ignore[arg-type]
+        typer.echo(f"profile: {profile} (chosen by the policy for {'sensitive' if sensitive else complexity} work)")
     prof = get_profile(config, profile)
-    data: dict[str, object] = {"model": prof.model, "messages": [{"role": "user", "content": "hi"}]}
+    data: dict[str, object] = {"model": chosen or prof.model, "messages": [{"role": "user", "content": "hi"}]}
     if body is not None:
         try:
             loaded = json.loads(body.read_text(encoding="utf-8"))

@@ -63,7 +63,7 @@ class RouteRule:
     when: str  # one of RULE_KINDS
     use: str  # a profile name or "provider/model"
     threshold: int | None = None  # long_context: estimated input tokens above which it matches
-    agent: str | None = None  # subagent: only this x-claude-code-agent-id (None: any subagent)
+    agent: str | None = None  # subagent: a glob on x-claude-code-agent-id (None: any subagent)
     match: RuleMatch | None = None  # custom: the conditions
     scope: str = "profile"  # "global": from the top-level [[routes]], tried after the profile's own
 
@@ -104,6 +104,11 @@ class ProxySettings:
     max_body_mb: int = 64
     keep_alive: bool = False  # keep a session-started proxy running after the last session
     ping_interval: float = 5.0  # seconds of upstream silence before a `ping` event
+    # Fallback (issue 16): failures in a row that open a provider's breaker, seconds it stays
+    # open before one probe, seconds a session stays on the fallback that served it.
+    breaker_threshold: int = 3
+    breaker_cooldown: float = 30.0
+    sticky_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -217,7 +222,10 @@ _PROFILE_KEYS: Final = {
     "provider", "model", "small_model", "big_model", "context_window", "max_output_tokens", "fallback", "privacy",
     "routes", "vision",
 }  # fmt: skip
-_PROXY_KEYS: Final = {"host", "port", "allow_remote", "max_body_mb", "keep_alive", "ping_interval"}
+_PROXY_KEYS: Final = {
+    "host", "port", "allow_remote", "max_body_mb", "keep_alive", "ping_interval",
+    "breaker_threshold", "breaker_cooldown", "sticky_seconds",
+}  # fmt: skip
 _OLLAMA_KEYS: Final = {
     "binary", "host", "context_length", "keep_alive", "num_parallel", "min_context", "keep_running",
 }  # fmt: skip
@@ -454,6 +462,20 @@ def _usage(c: _Checker, data: dict[str, Any]) -> UsageSettings:
 POLICY_TIERS: Final = ("simple", "medium", "complex", "sensitive")
 
 
+def _fallback_tuning(c: _Checker, px: dict[str, Any], dp: ProxySettings) -> dict[str, Any]:
+    """[proxy] breaker_threshold (>= 1), breaker_cooldown and sticky_seconds (>= 0)."""
+    out = {
+        "breaker_threshold": c.typed(px, "breaker_threshold", "proxy", int, dp.breaker_threshold),
+        "breaker_cooldown": c.typed(px, "breaker_cooldown", "proxy", float, dp.breaker_cooldown),
+        "sticky_seconds": c.typed(px, "sticky_seconds", "proxy", float, dp.sticky_seconds),
+    }
+    for key, low in (("breaker_threshold", 1), ("breaker_cooldown", 0), ("sticky_seconds", 0)):
+        if out[key] < low:
+            c.fail(f"proxy.{key}", f"expected {low} or more, got {out[key]!r}")
+            out[key] = getattr(dp, key)
+    return out
+
+
 def _sensitive_paths(c: _Checker, data: dict[str, Any]) -> tuple[str, ...]:
     table = data.get("policy")
     value = table.get("sensitive_paths", []) if isinstance(table, dict) else []
@@ -538,6 +560,7 @@ def validate(data: dict[str, Any], *, source: str | None) -> tuple[Config | None
         max_body_mb=c.typed(px, "max_body_mb", "proxy", int, dp.max_body_mb),
         keep_alive=c.typed(px, "keep_alive", "proxy", bool, dp.keep_alive),
         ping_interval=c.typed(px, "ping_interval", "proxy", float, dp.ping_interval),
+        **_fallback_tuning(c, px, dp),
     )
     ol = c.table(data, "ollama", "ollama")
     c.unknown(ol, _OLLAMA_KEYS, "ollama")

@@ -173,8 +173,13 @@ def record(
             out, err = proc.communicate()
             code = None
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
-    pids = {int(m.group(1)) for m in map(_LINE.match, text.splitlines()) if m}
-    return Recording(code, egress_attempts(text), len(pids), out, err)
+    return recording_of(text, code=code, stdout=out, stderr=err)
+
+
+def recording_of(log: str, *, code: int | None, stdout: str = "", stderr: str = "") -> Recording:
+    """A finished strace log (:func:`strace_argv`) judged: its attempts and how many processes it saw."""
+    pids = {int(m.group(1)) for m in map(_LINE.match, log.splitlines()) if m}
+    return Recording(code, egress_attempts(log), len(pids), stdout, stderr)
 
 
 # --- the checks ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ def run_checks(ctx: Context, *, all_profiles: bool = False, privacy: bool = Fals
 
     from hybridcc.doctor import checks
     from hybridcc.doctor.probe import check_probe
+    from hybridcc.engines.doctor import check_engines
 
     def lenient(check: Callable[..., Iterator[Check]]) -> Callable[[Context], Iterator[Check]]:
         return update_wrapper(partial(check, lenient=all_profiles), check)
@@ -42,6 +43,7 @@ def run_checks(ctx: Context, *, all_profiles: bool = False, privacy: bool = Fals
             checks.check_proxy,
             lenient(checks.check_ollama),
             checks.check_policy,
+            check_engines,
         ]
         if ctx.probe:
             groups.append(check_probe)

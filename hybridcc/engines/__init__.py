@@ -62,6 +62,16 @@ def _direct_env(config: Config, profile: Profile, provider: Provider, model: str
     return env
 
 
+def _private(profile: Profile, env: EnvMap) -> EnvMap:
+    """A local-only profile's sessions get Claude Code's own traffic switched off here too (the
+    engine serves only its one provider, whose locality `run` checked: hybridcc.policy)."""
+    if profile.privacy == "local":
+        from hybridcc.envplan import PRIVACY_SWITCHES
+
+        env.update(PRIVACY_SWITCHES)
+    return env
+
+
 @contextlib.contextmanager
 def session(
     config: Config,
@@ -81,7 +91,7 @@ def session(
     if not bypasses_proxy(provider):
         raise ConfigError(f'provider "{provider.name}" is served by hybridcc\'s proxy, not by an engine session')
     if provider.engine == "external":
-        yield _direct_env(config, profile, provider, model, small_model)
+        yield _private(profile, _direct_env(config, profile, provider, model, small_model))
         return
     from hybridcc.engines import ccr
     from hybridcc.services import leases
@@ -92,7 +102,7 @@ def session(
         if what != "already running":
             report(f"claude-code-router {what} on port {state.port}")
         url = f"http://127.0.0.1:{state.port}"
-        yield _ccr_env(config, profile, provider, url, ccr.apikey(provider), model, small_model)
+        yield _private(profile, _ccr_env(config, profile, provider, url, ccr.apikey(provider), model, small_model))
     finally:
         leases.release(lease)
         ccr.release_if_unused(provider)

@@ -141,7 +141,7 @@ def _stop(provider: Provider, state: ServiceState) -> None:
 
 
 def _spawn(config: Config, provider: Provider, profile: Profile | None, key: str | None, owner: str) -> ServiceState:
-    argv = command() + ["start"]
+    argv = [*command(), "start"]
     service = service_name(provider)
     root = private_dir(engine_dir(provider))
     home, tmp = private_dir(root / "home"), private_dir(root / "tmp")

@@ -19,8 +19,9 @@ from hybridcc.config.schema import Config, Profile, Provider
 from hybridcc.errors import ConfigError
 
 KEY_VAR: Final = "HYBRIDCC_CCR_API_KEY"  # ccr's environment carries the provider key under this name
-# hybridcc quirks row -> ccr's built-in transformer of the same provider (ccr's README lists them).
-TRANSFORMERS: Final = {"openrouter": "openrouter", "deepseek": "deepseek", "gemini": "gemini"}
+# hybridcc quirks row -> ccr's built-in transformer for the same OpenAI-wire endpoint. Not gemini:
+# ccr's gemini transformer speaks Gemini's native API, hybridcc's gemini row its OpenAI-wire one.
+TRANSFORMERS: Final = {"openrouter": "openrouter", "deepseek": "deepseek"}
 
 
 def ccr_model(provider: Provider, model: str) -> str:
@@ -51,7 +52,9 @@ def check_provider(provider: Provider) -> None:
         )
 
 
-def build(config: Config, provider: Provider, *, port: int, apikey: str, profile: Profile | None = None) -> dict[str, Any]:
+def build(
+    config: Config, provider: Provider, *, port: int, apikey: str, profile: Profile | None = None
+) -> dict[str, Any]:
     """ccr's config for ``provider`` on 127.0.0.1:``port``; ``apikey`` is the key ccr asks of its clients."""
     check_provider(provider)
     assert provider.base_url is not None

@@ -61,7 +61,7 @@ def read(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})",
                          hint="fix the file (claude-code-router reads the same JSON)") from exc  # fmt: skip
     if not isinstance(data, dict) or not isinstance(data.get("Providers", data.get("providers")), list):
-        raise UsageError(f"{path}: not a claude-code-router config (no \"Providers\" list)")
+        raise UsageError(f'{path}: not a claude-code-router config (no "Providers" list)')
     return data
 
 
@@ -95,7 +95,7 @@ def _provider(entry: dict[str, Any], index: int, out: Imported, keep_keys: bool)
     name = entry.get("name")
     url = entry.get("api_base_url")
     if not isinstance(name, str) or not name or not isinstance(url, str):
-        raise UsageError(f"Providers[{index}]: needs a \"name\" and an \"api_base_url\" string")
+        raise UsageError(f'Providers[{index}]: needs a "name" and an "api_base_url" string')
     from hybridcc.config.builtin import BUILTIN
     from hybridcc.providers import is_local_url
 

@@ -138,7 +138,8 @@ _ENV_REF = re.compile(r"os\.environ/([A-Za-z_][A-Za-z0-9_]*)")
 
 def referenced_env(text: str) -> list[str]:
     """The variables a config file reads with ``os.environ/VAR``, in order, once each."""
-    return list(dict.fromkeys(_ENV_REF.findall(text)))
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return list(dict.fromkeys(_ENV_REF.findall(body)))
 
 
 def generate(config: Config, profiles: Sequence[Profile], options: GatewayOptions, *, path: Path | None) -> str:

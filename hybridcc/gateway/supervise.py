@@ -66,7 +66,7 @@ def find_litellm(explicit: str | None = None) -> str:
     """``--litellm``, then ``$HYBRIDCC_LITELLM``, then ``litellm`` on PATH."""
     for candidate, origin in ((explicit, "--litellm"), (os.environ.get(LITELLM_ENV), f"${LITELLM_ENV}")):
         if candidate:
-            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            if Path(candidate).is_file() and os.access(candidate, os.X_OK):
                 return candidate
             raise MissingToolError(f"{origin} names {candidate}, which is not an executable", hint=INSTALL_HINT)
     found = shutil.which("litellm")
@@ -186,13 +186,11 @@ class _Spawned:
 def _spawn(index: int, argv: list[str], env: dict[str, str], host: str, port: int, config_path: Path) -> _Spawned:
     log = locations.log_file(index)
     proc = spawn_detached(argv, env=env, log_path=log)
-    try:
-        cmdline = psutil.Process(proc.pid).cmdline()
-    except psutil.Error:
-        cmdline = []
+    # No cmdline in the record: read now it may still be ours (before exec) or a wrapper's
+    # (a shell script that execs python); pid + create time identify the process.
     state = ServiceState(
         service=locations.service_name(index), pid=proc.pid, create_time=create_time(proc.pid) or time.time(),
-        host=host, port=port, version="", started_at=time.time(), owner="user", cmdline=cmdline,
+        host=host, port=port, version="", started_at=time.time(), owner="user",
         extra={"config": str(config_path), "litellm": argv[0]},
     )  # fmt: skip
     write_state(state)
@@ -278,8 +276,7 @@ def _wait_healthy(spawned: list[_Spawned], timeout: float) -> None:
                 waiting.remove(s)
             elif not is_same_process(s.state):
                 raise ServiceError(
-                    f"LiteLLM instance {s.index} exited during start-up; last log lines: "
-                    + " | ".join(tail(s.log, 8)),
+                    f"LiteLLM instance {s.index} exited during start-up; last log lines: " + " | ".join(tail(s.log, 8)),
                     hint=f"see {s.log}; check the config with `litellm --config FILE` by hand",
                 )
         if waiting and time.monotonic() > deadline:

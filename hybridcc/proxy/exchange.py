@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -41,6 +42,8 @@ from hybridcc.proxy.routing import Route
 from hybridcc.proxy.sse import error_frame
 from hybridcc.proxy.translate.openai_stream import StreamError
 from hybridcc.proxy.upstream import unavailable
+
+log = logging.getLogger("hybridcc.proxy")
 
 # Retried by the proxy itself, before the first byte: a blip costs a second, not Claude Code's
 # 10 retries with back-off (3 minutes against a dead provider, issue 12 item 1).
@@ -222,12 +225,14 @@ class Chain:
         self.breakers = breakers
         self.sticky = sticky
         self.session = attempts[0].call.record.session_id
+        self.stuck: str | None = None
 
     def ordered(self) -> list[Attempt]:
         from hybridcc.proxy.routing import route_key
 
         keys = [route_key(a.call.route) for a in self.attempts]
         start = self.sticky.get(self.session) if self.sticky else None
+        self.stuck = start  # the fallback this session already sticks to: not announced again
         first = keys.index(start) if start in keys else 0
         return self.attempts[first:] + self.attempts[:first]
 
@@ -281,6 +286,9 @@ class Chain:
             if attempt is not self.attempts[0]:
                 record.served_by = route_key(call.route)
                 _adopt(record, call)
+                if record.served_by != self.stuck:  # once per switch, not on every sticky request
+                    why = "; ".join(record.hops) or "earlier entries unavailable"
+                    log.warning("%s", call.redactor.redact(f"served by fallback {record.served_by} ({why})"))
             return Opened(attempt, request, resp)
         if last is not None:
             return last

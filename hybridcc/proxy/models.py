@@ -64,22 +64,29 @@ def _slots(profile: Profile) -> list[tuple[str, str]]:
 
 
 def _ordered_profiles(config: Config, current: Profile) -> list[Profile]:
+    """The session's profile, the default one, the user's own, then the built-in ones."""
+    from hybridcc.config.builtin import BUILTIN
+
+    builtin = BUILTIN["profiles"]
     rest = [p for name, p in config.profiles.items() if name != current.name]
-    rest.sort(key=lambda p: p.name != config.default_profile)  # stable: the default first, then config order
+    rest.sort(key=lambda p: (p.name != config.default_profile, p.name in builtin))  # stable: else config order
     return [current, *rest]
 
 
 def entries(config: Config, current: Profile, *, local_only: bool = False) -> list[PickerEntry]:
-    """The picker's rows for a session on ``current``: its own models first, then every other
-    profile's, one row per provider/model. ``local_only`` (a privacy = "local" or sensitive
+    """The picker's rows for a session on ``current``: its own models first, then those of every
+    other profile whose provider has a key (the built-in profiles without one would only answer
+    "… is not set"), one row per provider/model. ``local_only`` (a privacy = "local" or sensitive
     session) keeps only what the proxy would serve there: offering the rest would only earn a 403.
     """
+    from hybridcc.providers import key_ready
     from hybridcc.proxy.routing import is_local, target
 
     rows: list[PickerEntry] = []
     seen: set[str] = set()
     for profile in _ordered_profiles(config, current):
-        if profile.provider not in config.providers:
+        provider = config.providers.get(profile.provider)
+        if provider is None or (profile is not current and not key_ready(provider)):
             continue
         for model, slots in _slots(profile):
             ident = picker_id(profile.provider, model)

@@ -50,6 +50,13 @@ def slot_of(profile: Profile, requested: str) -> str | None:
     return _ALIASES[m.group(1)] if m else None
 
 
+def is_switch(config: Config, profile: Profile, requested: str) -> bool:
+    """``provider/model`` naming a configured provider and not a model of the profile (OpenRouter's
+    ``qwen/qwen3-coder`` is a model name): Claude Code's ``/model`` switch, never rerouted by rules."""
+    head, sep, rest = requested.partition("/")
+    return bool(sep and rest) and head in config.providers and requested not in profile.models()
+
+
 def upstream_model(config: Config, profile: Profile, requested: str) -> tuple[Provider, str]:
     provider = config.providers[profile.provider]
     if requested in profile.models():

@@ -14,6 +14,7 @@ namespace, because a server in the pytest process would be unreachable from it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -25,7 +26,9 @@ from typing import Any
 
 import pytest
 
+from hybridcc.doctor.privacy import Recording
 from tests.e2e.conftest import session_env
+from tests.fakes.upstream import FakeUpstream
 from tests.helpers import IN_CI, require_tool
 
 pytestmark = pytest.mark.e2e
@@ -75,25 +78,32 @@ def _describe(report: dict[str, Any]) -> str:
 
 
 def _assert_round_trip(report: dict[str, Any]) -> None:
+    assert report["tool_results"] >= 1, report["screen"][-2000:]  # the Bash tool's output went back to the model
+    if report["mode"].endswith("interactive"):
+        assert report["answered"], report["screen"][-2000:]
+        return
     assert report["code"] == 0, f"session failed ({report['code']}): {report['stderr'][-2000:]}"
     results = [e for e in report["events"] if e.get("type") == "result"]
     assert results and results[-1]["result"] == "The command printed: hybridcc-e2e-42", report["stdout"][-2000:]
-    assert report["tool_results"] >= 1  # the Bash tool's output went back to the model
 
 
+@pytest.mark.parametrize("kind", ["print", "interactive"])
 def test_local_only_session_contacts_nothing_but_loopback(
-    claude_exe: str, isolated_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    kind: str, claude_exe: str, isolated_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """``claude -p`` and an interactive session (in a terminal, where Claude Code starts its
+    background work: plugin marketplace, update checks) through `hybridcc run --local-only`."""
     netns = netns_works()
     if IN_CI and not netns:
         pytest.fail("`unshare -n` must work under CI=true (.ci/run runs as root)")
-    report = _drive("local-only", claude_exe, isolated_env, tmp_path, netns=netns)
+    mode = "local-only" if kind == "print" else "local-only-interactive"
+    report = _drive(mode, claude_exe, isolated_env, tmp_path, netns=netns)
     _assert_round_trip(report)
     with capsys.disabled():
-        print(f"\nlocal-only session ({'network namespace, ' if netns else ''}{report['processes']} processes "
+        print(f"\n{mode} session ({'network namespace, ' if netns else ''}{report['processes']} processes "
               f"traced): {_describe(report)}")  # fmt: skip
     # hybridcc, its proxy and claude all made (loopback) calls: the whole tree was recorded.
-    assert report["processes"] >= 3, report
+    assert report["processes"] >= 3, report["attempts"]
     assert report["attempts"] == [], _describe(report)
 
 
@@ -171,16 +181,96 @@ class DnsRecorder:
             sock.sendto(data[:2] + b"\x81\x83\x00\x01\x00\x00\x00\x00\x00\x00" + question, peer)  # NXDOMAIN
 
 
-def _session(spec: dict[str, Any], cwd: Path) -> Any:
+def _interactive(argv: list[str], *, cwd: Path, strace: str, up: FakeUpstream) -> Recording:
+    """`hybridcc run` in a pseudo-terminal under strace: wait for the prompt, type the task, wait
+    for the tool round trip and the answer, then Ctrl-C twice (Claude Code's way out)."""
+    import pty
+    import select
+    import signal
+    import tempfile
+    import time
+
+    from hybridcc.doctor.privacy import recording_of, strace_argv
+
+    # A finished first run (theme picked, folder trusted): otherwise the first screen is a dialog.
+    trust = {"hasCompletedOnboarding": True, "theme": "dark",
+             "projects": {str(cwd): {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}}}  # fmt: skip
+    (Path(os.environ["HOME"]) / ".claude.json").write_text(json.dumps(trust), encoding="utf-8")
+    screen = bytearray()
+    status: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="privacy-e2e-") as folder:
+        log = Path(folder) / "strace.log"
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: strace, in the terminal's foreground
+            os.chdir(cwd)
+            try:
+                os.execv(strace, strace_argv(strace, log, argv))  # noqa: S606 - argv, no shell
+            finally:
+                os._exit(127)  # never run the rest of pytest's driver in the child
+
+        def exited() -> bool:
+            if not status:
+                done, code = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status.append(os.waitstatus_to_exitcode(code))
+            return bool(status)
+
+        closed: list[bool] = []
+
+        def until(condition: Any, what: str, timeout: float = 90.0) -> None:
+            deadline = time.monotonic() + timeout
+            while not condition():
+                if time.monotonic() > deadline or (closed and exited()):
+                    raise TimeoutError(f"waiting for {what}; screen tail: {bytes(screen[-1500:])!r}")
+                if closed:
+                    time.sleep(0.05)  # the terminal is gone: poll for the exit status
+                elif select.select([fd], [], [], 0.2)[0]:
+                    try:
+                        screen.extend(os.read(fd, 65536))
+                    except OSError:  # EIO: every process let go of the terminal
+                        closed.append(True)
+
+        def answered() -> bool:
+            tools = [
+                r for r in up.requests if any(m.get("role") == "tool" for m in (r.json() or {}).get("messages", []))
+            ]
+            return bool(tools) and up.completed >= len([r for r in up.requests if r.method == "POST"])
+
+        try:
+            until(lambda: "❯".encode() in screen or b"? for shortcuts" in screen, "the input prompt")
+            mark = len(screen)
+            os.write(fd, PROMPT.encode())
+            until(lambda: b"Bash." in screen[mark:], "the typed task on screen")
+            os.write(fd, b"\r")
+            until(answered, "the tool round trip")
+            until(lambda: b"printed" in screen[mark:], "the answer on screen")
+            for _ in range(2):  # the first Ctrl-C asks to press it again
+                seen = len(screen)
+                os.write(fd, b"\x03")
+                with contextlib.suppress(TimeoutError):
+                    until(lambda seen=seen: exited() or b"again" in screen[seen:], "the exit hint", timeout=10)
+            until(exited, "the session to end", timeout=60)
+        finally:
+            if not exited():
+                os.killpg(pid, signal.SIGKILL)  # the terminal's process group: strace and what it started
+                status.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+            os.close(fd)
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    return recording_of(text, code=status[0], stdout=screen.decode("utf-8", "replace"))
+
+
+def _session(spec: dict[str, Any], cwd: Path, up: FakeUpstream) -> Recording:
     from hybridcc.doctor.privacy import record
     from tests.e2e.test_claude_e2e import STREAM_ARGS
 
     claude = spec["claude"]
     hybridcc = [sys.executable, "-m", "hybridcc"]
+    local = [*hybridcc, "run", "--local-only", "--provider", "fake-openai", "--claude-path", claude, "--"]
     if spec["mode"] == "local-only":
-        argv = [*hybridcc, "run", "--local-only", "--provider", "fake-openai", "--claude-path", claude,
-                "--", "-p", PROMPT, *STREAM_ARGS]  # fmt: skip
-        return record(argv, env=os.environ, cwd=cwd, timeout=TIMEOUT, strace=spec["strace"])
+        return record([*local, "-p", PROMPT, *STREAM_ARGS], env=os.environ, cwd=cwd, timeout=TIMEOUT,
+                      strace=spec["strace"])  # fmt: skip
+    if spec["mode"] == "local-only-interactive":
+        return _interactive([*local, "--allowedTools", "Bash"], cwd=cwd, strace=spec["strace"], up=up)
     # "plain": claude pointed at the same proxy with hybridcc's routing, but no privacy switches.
     from hybridcc.config import load_config
     from hybridcc.envplan import PRIVACY_SWITCHES, apply, plan
@@ -203,7 +293,6 @@ def _session(spec: dict[str, Any], cwd: Path) -> Any:
 def _main(spec_file: str) -> None:
     from tests.e2e.conftest import e2e_config
     from tests.e2e.test_claude_e2e import _openai_agent
-    from tests.fakes.upstream import FakeUpstream
 
     spec = json.loads(Path(spec_file).read_text(encoding="utf-8"))
     dns = None
@@ -212,7 +301,7 @@ def _main(spec_file: str) -> None:
         dns = DnsRecorder()
     with FakeUpstream(_openai_agent) as up:
         e2e_config(openai_url=up.url)
-        rec = _session(spec, Path.cwd())
+        rec = _session(spec, Path.cwd(), up)
         tool_results = sum(
             1 for r in up.requests for m in (r.json() or {}).get("messages", []) if m.get("role") == "tool"
         )
@@ -222,7 +311,8 @@ def _main(spec_file: str) -> None:
             events.append(json.loads(line))
         except ValueError:
             continue
-    report = {"code": rec.code, "attempts": [str(a) for a in rec.attempts], "processes": rec.processes,
+    report = {"mode": spec["mode"], "code": rec.code, "screen": rec.stdout if "interactive" in spec["mode"] else "",
+              "answered": "printed" in rec.stdout, "attempts": [str(a) for a in rec.attempts], "processes": rec.processes,
               "stdout": rec.stdout, "stderr": rec.stderr, "events": events, "tool_results": tool_results,
               "dns_names": sorted(set(dns.names)) if dns else []}  # fmt: skip
     Path(spec["out"]).write_text(json.dumps(report), encoding="utf-8")

@@ -178,3 +178,31 @@ def test_external_implies_the_anthropic_wire() -> None:
     provider = load_config().providers["gw"]
     assert (provider.api, provider.engine, provider.direct) == ("anthropic", "external", False)
     assert engines.bypasses_proxy(provider) is False  # through hybridcc's proxy unless direct = true
+
+
+def test_direct_external_session_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config('[providers.gw]\nengine = "external"\nbase_url = "http://127.0.0.1:9"\napi_key_env = "GW_KEY"\n'
+                 'direct = true\n[profiles.gw]\nprovider = "gw"\nmodel = "m"\nprivacy = "local"\n')  # fmt: skip
+    monkeypatch.setenv("GW_KEY", KEY)
+    config = load_config()
+    with engines.session(config, config.profiles["gw"]) as env:
+        # bearer: the quirks default for a generic gateway; the key is what the user asked claude to hold
+        assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:9" and env["ANTHROPIC_AUTH_TOKEN"] == KEY
+        assert env["ANTHROPIC_MODEL"] == "m" and env["DISABLE_AUTOUPDATER"] == "1"  # privacy = "local" kept
+
+
+def test_doctor_checks_the_engines(ccr_cli: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from hybridcc.doctor.model import Context
+    from hybridcc.engines.doctor import check_engines
+
+    write_config('[providers.up]\nengine = "ccr"\nbase_url = "http://127.0.0.1:9/v1"\n'
+                 '[providers.gw]\nengine = "external"\nbase_url = "http://127.0.0.1:9"\ndirect = true\n'
+                 '[profiles.up]\nprovider = "up"\nmodel = "m"\n[profiles.gw]\nprovider = "gw"\nmodel = "m"\n')  # fmt: skip
+    config = load_config()
+    ctx = Context(config, None, profiles=[config.profiles["up"], config.profiles["gw"]])
+    found = {c.id: (c.status, c.message) for c in check_engines(ctx)}
+    assert found["engine.up.installed"] == ("ok", f"claude-code-router 2.0.0 at {ccr_cli}")
+    assert found["engine.up.running"][0] == "ok" and found["engine.gw.direct"][0] == "warn"
+    monkeypatch.setenv("HYBRIDCC_CCR", str(tmp_path / "missing.js"))
+    missing = {c.id: c for c in check_engines(ctx)}["engine.up.installed"]
+    assert missing.status == "fail" and "npm install" in missing.fix

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -284,13 +285,17 @@ def test_breaker_opens_and_skips_the_primary(fb) -> None:
     assert health["breakers"]["prim"]["state"] == "open"
 
 
-def test_session_sticks_to_the_fallback(fb) -> None:
+def test_session_sticks_to_the_fallback(fb, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.WARNING, logger="hybridcc.proxy")
     _error(fb["primary"], b"503 Service Unavailable", b'{"error":{"message":"down"}}')
     assert _msg(fb["url"], "main", session="s1").status_code == 200
     fb["primary"].ctype, fb["primary"].status = b"text/event-stream", b"200 OK"
     fb["primary"].script = [oa({"content": "primary"}), oa({}, "stop")]
     assert b"from backup" in _msg(fb["url"], "main", session="s1").content  # sticky
     assert b"primary" in _msg(fb["url"], "main", session="s2").content  # other sessions: primary
+    # the user is told once, when the session moved, not on every sticky request
+    told = [r.getMessage() for r in caplog.records if "served by fallback" in r.getMessage()]
+    assert told == ["served by fallback sec/s-model (prim/p-model: HTTP 503)"]
 
 
 def test_breaker_transitions_with_a_clock() -> None:

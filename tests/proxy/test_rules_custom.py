@@ -210,9 +210,17 @@ def test_route_explain_sensitive_refuses_remote_entries(cli, tmp_path: Path) -> 
     r = cli("route", "explain", "--sensitive")
     assert r.code == 0, r.err
     lines = r.out.splitlines()
-    assert lines[1].startswith("1. p/big") and "local" in lines[1] and "refused" not in lines[1]
-    assert lines[2].startswith("2. ant/claude-sonnet-4-6") and "remote, refused: not local" in lines[2]
+    assert lines[0] == "profile: main (chosen by the policy for sensitive work)"  # as `run --sensitive` would
+    assert lines[2].startswith("1. p/big") and "local" in lines[2] and "refused" not in lines[2]
+    assert lines[3].startswith("2. ant/claude-sonnet-4-6") and "remote, refused: not local" in lines[3]
     assert not any(line.startswith("REFUSED") for line in lines)
+    # a remote profile named explicitly: refused outright, nothing would be sent
+    r = cli("route", "explain", "--sensitive", "--profile", "claude")
+    assert r.code == 0 and "REFUSED: ant is not local and the session is local-only" in r.out
+    r = cli("route", "explain", "--complexity", "simple")
+    assert r.code == 0 and r.out.startswith("profile: main (chosen by the policy for simple work)")
+    assert "rule: when background → cheap" in r.out and "2. p/small" in r.out  # the small slot: background
+    assert cli("route", "explain", "--complexity", "huge").code == 2
     # the web_search rule sends it to Anthropic: in a sensitive session that is refused outright
     body = tmp_path / "web.json"
     body.write_text(json.dumps({"model": "big", "tools": [WEB], "messages": []}))
@@ -223,3 +231,63 @@ def test_route_explain_sensitive_refuses_remote_entries(cli, tmp_path: Path) -> 
     # not sensitive, a provider that cannot run server tools drops them (and says so)
     r = cli("route", "explain", "--profile", "cheap", "--body", str(body))
     assert "drops web_search_20250305" in r.out
+
+
+def test_routing_costs_under_a_fifth_of_a_millisecond() -> None:
+    """Issue 16's budget: rules + chain ≤ 0.2 ms on a long Claude Code session's body (the token
+    estimate is computed only for rules that need it: long_context, min/max_tokens)."""
+    import statistics
+    import time
+
+    from hybridcc.proxy.routing import chain
+
+    write_config(CFG.split("[[routes]]")[0].replace("min_tokens = 3", 'tool = "Missing"'))
+    config = load_config()
+    prof = config.profiles["main"]
+    tools = [{"name": f"Tool{i}", "description": "d" * 800, "input_schema": {"type": "object"}} for i in range(20)]
+    turns = [
+        {"role": ("user", "assistant")[i % 2], "content": [{"type": "text", "text": "z" * 600}]} for i in range(200)
+    ]
+    body = {"model": "big", "tools": tools, "messages": turns, "system": [{"type": "text", "text": "s" * 10_000}]}
+    headers = {"x-claude-code-session-id": "s", "user-agent": "claude-cli/2.1.332", "x-team": "web"}
+
+    def once() -> float:
+        start = time.perf_counter()
+        got = first_match(prof, body, headers, config=config)
+        chain(config, prof, "big", first=got[0].use if got else None)
+        return time.perf_counter() - start
+
+    medians = [statistics.median(once() for _ in range(200)) for _ in range(5)]
+    assert min(medians) < 0.0002, f"routing took {min(medians) * 1000:.3f} ms"
+
+
+def test_a_slash_in_a_model_name_is_not_a_provider_switch() -> None:
+    from dataclasses import replace
+
+    from hybridcc.proxy.routing import is_switch
+
+    config = load_config()
+    main = config.profiles["main"]
+    assert is_switch(config, main, "ant/claude-opus-4-7")  # `/model ant/…`: never rerouted by rules
+    assert not is_switch(config, main, "qwen/qwen3-coder")  # OpenRouter's model names carry a slash
+    assert not is_switch(config, replace(main, model="p/special"), "p/special")  # the profile's own model
+    web = {"model": "qwen/qwen3-coder", "tools": [WEB], "messages": []}
+    assert _use("main", web) == "ant/claude-sonnet-4-6"
+
+
+def test_fallback_tuning_is_validated(cli) -> None:  # type: ignore[no-untyped-def]
+    write_config("[proxy]\nbreaker_threshold = 0\nsticky_seconds = -1\nbreaker_cooldown = 2\n")
+    r = cli("config", "validate")
+    assert r.code == 3
+    assert "proxy.breaker_threshold: expected 1 or more, got 0" in r.out + r.err
+    assert "proxy.sticky_seconds: expected 0 or more, got -1.0" in r.out + r.err
+    write_config("[proxy]\nbreaker_threshold = 2\nbreaker_cooldown = 2\n")
+    proxy = load_config().proxy
+    assert (proxy.breaker_threshold, proxy.breaker_cooldown, proxy.sticky_seconds) == (2, 2.0, 300.0)
+
+
+def test_subagent_rule_agent_is_a_glob() -> None:
+    write_config(CFG + '[[profiles.cheap.routes]]\nwhen = "subagent"\nuse = "p/sub"\nagent = "review-*"\n')
+    body = {"model": "tiny", "tools": TOOLS, "messages": []}
+    assert _use("cheap", body, {"x-claude-code-agent-id": "review-7"}) == "p/sub"
+    assert _use("cheap", body, {"x-claude-code-agent-id": "build-1"}) is None

@@ -60,7 +60,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _missing(msg: str) -> None:
-    msg += " (run `eval \"$(scripts/ci-llama-server)\"` first; bash .ci/realmodel does it)"
+    msg += ' (run `eval "$(scripts/ci-llama-server)"` first; bash .ci/realmodel does it)'
     if IN_CI:
         pytest.fail(msg)
     pytest.skip(msg)

@@ -59,24 +59,42 @@ def prompts(body: dict[str, Any]) -> list[str]:
 
 
 def _tool_names(body: dict[str, Any]) -> set[str]:
-    return {t.get("name") or (t.get("function") or {}).get("name") for t in body.get("tools") or []}
+    """The tools offered; a deferred one (Anthropic wire) only once ToolSearch loaded it."""
+    loaded = set(re.findall(r'"tool_name": "([^"]+)"', json.dumps(body.get("messages", []))))
+    return {
+        t.get("name") or (t.get("function") or {}).get("name")
+        for t in body.get("tools") or []
+        if not t.get("defer_loading") or t.get("name") in loaded
+    }
+
+
+def _called(body: dict[str, Any]) -> set[str]:
+    names = set()
+    for msg in body.get("messages", []):
+        for call in msg.get("tool_calls") or []:  # OpenAI wire
+            names.add((call.get("function") or {}).get("name"))
+        if msg.get("role") == "assistant" and isinstance(msg.get("content"), list):
+            names |= {b.get("name") for b in msg["content"] if isinstance(b, dict) and b.get("type") == "tool_use"}
+    return names
 
 
 def decide(body: dict[str, Any], who: str) -> tuple[str, dict[str, Any]] | str:
     """A tool call (name, input) or the text to answer."""
     messages = body.get("messages", [])
+    said = prompts(body)
+    last = said[-1] if said else ""
+    tools, called = _tool_names(body), _called(body)
+    sum_ = re.search(r"(\d+)\s*\+\s*(\d+)", last)
+    if sum_ and "mcp__calc__add" in tools and "mcp__calc__add" not in called:
+        return "mcp__calc__add", {"a": int(sum_.group(1)), "b": int(sum_.group(2))}
+    if sum_ and "mcp__calc__add" not in tools and "ToolSearch" in tools and "ToolSearch" not in called:
+        return "ToolSearch", {"query": "select:mcp__calc__add", "max_results": 1}
+    command = re.search(r"`([^`]+)`", last)
+    if command and "Bash" in tools and "Bash" not in called:
+        return "Bash", {"command": command.group(1), "description": "run it"}
     result = _tool_result(messages[-1]) if messages else None
     if result is not None:
         return f"[{who}] the tool said: {result.strip()[:300]}"
-    said = prompts(body)
-    last = said[-1] if said else ""
-    tools = _tool_names(body)
-    sum_ = re.search(r"(\d+)\s*\+\s*(\d+)", last)
-    if sum_ and "mcp__calc__add" in tools:
-        return "mcp__calc__add", {"a": int(sum_.group(1)), "b": int(sum_.group(2))}
-    command = re.search(r"`([^`]+)`", last)
-    if command and "Bash" in tools:
-        return "Bash", {"command": command.group(1), "description": "run it"}
     return f"[{who} {body.get('model')}] I have seen: " + " | ".join(said)
 
 

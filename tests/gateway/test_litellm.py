@@ -1,0 +1,289 @@
+"""The team gateway for real: LiteLLM from PyPI (its own venv), Redis on loopback, our fake
+OpenAI-wire upstream, the real `claude` through hybridcc (issue 18, part 2).
+
+One module-scoped pair of LiteLLM instances sharing one Redis serves every test (LiteLLM needs
+40-80 s to start on a busy 2-core machine). Tests run in file order; the last one kills an
+instance and restarts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from hybridcc.config import load_config
+from hybridcc.gateway import litellm_config as lc
+from hybridcc.gateway import supervise
+from tests.conftest import CliResult, write_config
+from tests.e2e.conftest import ClaudeRun, StartSession, releases_under_test
+from tests.fakes.upstream import (
+    FakeUpstream,
+    RecordedRequest,
+    Reply,
+    openai_json,
+    openai_text_stream,
+    openai_tool_stream,
+)
+from tests.gateway.conftest import FIGURES, litellm_path, redis_path
+from tests.helpers import IN_CI, free_port, wait_for
+from tests.proxy.conftest import RunningProxy
+
+# LiteLLM start-up (40-80 s for two instances here) counts against the first test that uses the fixture.
+pytestmark = [pytest.mark.gateway, pytest.mark.timeout(420)]
+KEY = "sk-fake-upstream-key-gateway"
+COMMAND = "echo hybridcc-gateway-$((6*7))"
+STREAM_ARGS = ["--output-format", "stream-json", "--verbose", "--allowedTools", "Bash"]
+PROMPT = "Run the marker command with Bash."
+
+
+def _agent(r: RecordedRequest) -> Reply:
+    """An OpenAI-wire model that calls Bash once, then reports what it printed."""
+    body = r.json() or {}
+    msgs = body.get("messages", [])
+    stream = bool(body.get("stream"))
+    if not body.get("tools"):  # titles, the rate-limited model, the latency probes
+        return openai_text_stream(["plain answer"]) if stream else openai_json("plain answer")
+    if msgs and msgs[-1].get("role") == "tool":
+        content = msgs[-1]["content"]
+        text = content if isinstance(content, str) else "".join(c.get("text", "") for c in content)
+        return openai_text_stream(["The command printed: ", text.strip()])
+    return openai_tool_stream("Bash", {"command": COMMAND, "description": "print a marker"}, call_id="call_gw_1")
+
+
+@dataclass
+class Gateway:
+    home: Path
+    upstream: FakeUpstream
+    urls: list[str]
+    master: str
+    pids: list[int]
+    start_seconds: float
+    config_path: Path
+    litellm: str
+
+
+def _wait_redis(port: int, proc: subprocess.Popen[bytes]) -> None:
+    def pong() -> bool:
+        assert proc.poll() is None, "redis-server exited at start"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    wait_for(pong, timeout=30, what="redis-server to answer PING")
+
+
+GATEWAY_CONFIG = """
+[providers.fake-openai]
+api = "openai"
+base_url = "{url}/v1"
+api_key_env = "FAKE_KEY"
+[profiles.agent]
+provider = "fake-openai"
+model = "agent-big"
+small_model = "agent-small"
+[profiles.limited]
+provider = "fake-openai"
+model = "limited"
+"""
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    litellm, redis = litellm_path(), redis_path()
+    root = tmp_path_factory.mktemp("gateway")
+    redis_port = free_port()
+    redis_proc = subprocess.Popen(
+        [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    upstream = FakeUpstream(_agent).__enter__()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HYBRIDCC_HOME", str(root / "hcc"))
+        mp.setenv("FAKE_KEY", KEY)
+        mp.delenv("LITELLM_MASTER_KEY", raising=False)
+        try:
+            _wait_redis(redis_port, redis_proc)
+            write_config(GATEWAY_CONFIG.format(url=upstream.url))
+            config = load_config()
+            redis_url = f"redis://127.0.0.1:{redis_port}"
+            # `gateway config` output for both profiles; only `limited` carries an rpm limit.
+            data = lc.build(config, [config.profiles["agent"]], lc.GatewayOptions(redis_url=redis_url))
+            limited = lc.build(config, [config.profiles["limited"]], lc.GatewayOptions(redis_url=redis_url, rpm=2))
+            data["model_list"] += limited["model_list"]
+            data["router_settings"] = limited["router_settings"]
+            path = root / "litellm.yaml"
+            path.write_text(lc.render(data))
+            started = time.monotonic()
+            instances = supervise.start(config=config, config_path=path, instances=2, port=0, litellm=litellm)
+            seconds = time.monotonic() - started
+            yield Gateway(root / "hcc", upstream, [i.url for i in instances], supervise.master_key(),
+                          [i.state.pid for i in instances], seconds, path, litellm)  # fmt: skip
+        finally:
+            supervise.stop(timeout=10)
+            upstream.__exit__(None, None, None)
+            redis_proc.terminate()
+            redis_proc.wait(10)
+
+
+@pytest.fixture
+def claude_newest() -> str:
+    """The newest release under test (tests/e2e/conftest.py): one release keeps the group short."""
+    found = [s.path for s in releases_under_test() if s.path]
+    if not found:
+        msg = "the real `claude` CLI is required (bash .ci/run installs it; or HYBRIDCC_TEST_CLAUDE=PATH)"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return found[-1]
+
+
+def _team_profile(cli: Callable[..., CliResult], gw: Gateway, *, name: str = "team", model: str = "agent-big") -> None:
+    write_config("[proxy]\nport = 0\n")
+    args = [a for url in gw.urls for a in ("--gateway", url)]
+    res = cli("profile", "add", name, *args, "--api-key-env", "TEAM_KEY", "--model", model, "--small-model",
+              "agent-small" if model == "agent-big" else model)  # fmt: skip
+    assert res.code == 0, res.err
+
+
+def _session(start: StartSession, claude: str, gw: Gateway, args: list[str]) -> ClaudeRun:
+    return start("team", args, claude=claude, extra_env={"TEAM_KEY": gw.master}).finish(180)
+
+
+def _tool_round_trip_ok(run: ClaudeRun) -> None:
+    assert run.code == 0, run.stderr[-2000:]
+    assert run.result["subtype"] == "success" and run.result["is_error"] is False
+    assert run.result["result"] == "The command printed: hybridcc-gateway-42"
+
+
+def test_status_names_both_instances(gateway: Gateway, hybridcc_exe: list[str]) -> None:
+    env = {**os.environ, "HYBRIDCC_HOME": str(gateway.home)}
+    done = subprocess.run([*hybridcc_exe, "gateway", "status", "--json"], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert [i["url"] for i in found] == gateway.urls and all(i["healthy"] for i in found)
+    rss = [i["rss_mb"] for i in found]
+    FIGURES.append(f"LiteLLM start-up: {gateway.start_seconds:.1f} s for 2 instances started together; "
+                   f"memory {', '.join(f'{m:.0f} MB' for m in rss)} (RSS)")  # fmt: skip
+
+
+def test_claude_tool_round_trip_through_gateway(
+    gateway: Gateway, cli: Callable[..., CliResult], start_session: StartSession, claude_newest: str
+) -> None:
+    _team_profile(cli, gateway)
+    before = len(gateway.upstream.requests)
+    run = _session(start_session, claude_newest, gateway, ["-p", PROMPT, *STREAM_ARGS])
+    _tool_round_trip_ok(run)
+    posts = [r for r in gateway.upstream.requests[before:] if r.method == "POST"]
+    assert all(r.path == "/v1/chat/completions" for r in posts)  # chat completions, not the Responses API
+    assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in posts)  # LiteLLM's own upstream key
+    tool_msgs = [m for r in posts for m in (r.json() or {}).get("messages", []) if m.get("role") == "tool"]
+    assert tool_msgs and tool_msgs[-1]["tool_call_id"] == "call_gw_1"
+    assert {(r.json() or {}).get("model") for r in posts} <= {"agent-big", "agent-small"}
+
+
+def _messages(url: str, master: str, model: str, *, stream: bool = False) -> httpx.Response:
+    body = {"model": model, "max_tokens": 32, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
+    return httpx.post(url + "/v1/messages", json=body, headers={"authorization": f"Bearer {master}"}, timeout=60)
+
+
+def test_rpm_limit_is_shared_by_both_instances(
+    gateway: Gateway, cli: Callable[..., CliResult], start_proxy: Callable[..., RunningProxy],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # LiteLLM's pre-call check refuses the request that would reach the limit (rpm 2: one passes).
+    first = _messages(gateway.urls[0], gateway.master, "limited")
+    assert first.status_code == 200, first.text
+    other = _messages(gateway.urls[1], gateway.master, "limited")  # the other instance, same minute
+    assert other.status_code == 429, other.text
+    assert other.json()["error"]["type"] == "rate_limit_error"
+    # Through hybridcc (fallback chain over both gateways): one clear 429 at once, no retry loop.
+    _team_profile(cli, gateway, name="team", model="limited")
+    monkeypatch.setenv("TEAM_KEY", gateway.master)
+    proxy = start_proxy(Path(os.environ["HYBRIDCC_HOME"], "config.toml").read_text())
+    sent = time.monotonic()
+    answer = proxy.post("/p/team/v1/messages", {"model": "claude-sonnet-4-6", "max_tokens": 20,
+                                                "messages": [{"role": "user", "content": "hi"}]})  # fmt: skip
+    took = time.monotonic() - sent
+    assert answer.status_code == 429, answer.text
+    error = answer.json()["error"]
+    assert error["type"] == "rate_limit_error" and "limited" in error["message"]
+    assert took < 10, f"hybridcc spent {took:.1f}s retrying a rate limit"
+    FIGURES.append(f"rpm limit across 2 instances: 429 rate_limit_error through hybridcc in {took * 1000:.0f} ms")
+
+
+def _median_ms(call: Callable[[], httpx.Response], n: int) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        res = call()
+        assert res.status_code == 200, res.text
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def test_latency_per_hop(
+    gateway: Gateway, cli: Callable[..., CliResult], start_proxy: Callable[..., RunningProxy],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    n = 15
+    chat = {"model": "agent-big", "max_tokens": 32, "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(timeout=60) as client:
+        direct = _median_ms(lambda: client.post(gateway.upstream.url + "/v1/chat/completions", json=chat), n)
+        via_litellm = _median_ms(
+            lambda: client.post(gateway.urls[0] + "/v1/messages", json=chat,
+                                headers={"authorization": f"Bearer {gateway.master}"}), n)  # fmt: skip
+        _team_profile(cli, gateway)
+        monkeypatch.setenv("TEAM_KEY", gateway.master)
+        proxy = start_proxy(Path(os.environ["HYBRIDCC_HOME"], "config.toml").read_text())
+        headers = {"x-api-key": proxy.token, "anthropic-version": "2023-06-01"}
+        via_both = _median_ms(lambda: client.post(proxy.url + "/p/team/v1/messages", json=chat, headers=headers), n)
+    FIGURES.append(
+        f"latency, median of {n} non-streaming requests: fake upstream {direct:.1f} ms; through LiteLLM "
+        f"{via_litellm:.1f} ms (+{via_litellm - direct:.1f} ms); through hybridcc → LiteLLM {via_both:.1f} ms "
+        f"(+{via_both - via_litellm:.1f} ms for hybridcc's hop)"
+    )
+    assert via_both < via_litellm + 200  # hybridcc's own hop stays small next to the gateway's
+
+
+def test_killed_instance_next_turn_served_by_the_other_then_restart(
+    gateway: Gateway, cli: Callable[..., CliResult], start_session: StartSession, claude_newest: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    _team_profile(cli, gateway)
+    first = _session(start_session, claude_newest, gateway, ["-p", PROMPT, *STREAM_ARGS])
+    _tool_round_trip_ok(first)
+    sid = first.result["session_id"]
+    os.kill(gateway.pids[0], signal.SIGKILL)
+    wait_for(lambda: not psutil.pid_exists(gateway.pids[0]) or psutil.Process(gateway.pids[0]).status() == "zombie",
+             timeout=10, what="the killed instance to go")  # fmt: skip
+    before = len(gateway.upstream.requests)
+    second = _session(start_session, claude_newest, gateway, ["--resume", sid, "-p", "Run it again.", *STREAM_ARGS])
+    _tool_round_trip_ok(second)
+    assert len(gateway.upstream.requests) > before  # served, through the second instance
+    # The gateway restarted: `start` replaces the dead instance and keeps the healthy one.
+    monkeypatch.setenv("HYBRIDCC_HOME", str(gateway.home))
+    monkeypatch.setenv("FAKE_KEY", KEY)
+    started = time.monotonic()
+    again = supervise.start(config=load_config(), config_path=gateway.config_path, instances=2, port=0,
+                            litellm=gateway.litellm)  # fmt: skip
+    FIGURES.append(f"LiteLLM restart of one instance: {time.monotonic() - started:.1f} s")
+    assert [i.healthy for i in again] == [True, True]
+    assert again[1].state.pid == gateway.pids[1] and again[0].state.pid != gateway.pids[0]
+    assert _messages(again[0].url, gateway.master, "agent-big").status_code == 200
+    supervise.stop(timeout=10)  # this test started it: gone before the test ends
