@@ -203,7 +203,7 @@ def prepare(config: Config, options: RunOptions, *, port: int | None, token: str
     from hybridcc.errors import ConfigError
     from hybridcc.policy import is_local_profile, project_sensitive, select_provider
 
-    marker = project_sensitive(Path.cwd())
+    marker = project_sensitive(Path.cwd(), config=config)
     local_only = options.sensitive or marker is not None
     name, model = options.provider, options.model
     if name is None and (local_only or options.complexity):

@@ -153,11 +153,22 @@ def _add_gateway(name: str, urls: list[str], *, api_key_env: str | None, model: 
 
 @app.command("remove")
 def remove(name: str = typer.Argument(..., help=NAME_HELP, autocompletion=profile_names)) -> None:
-    """Remove a profile you added (and its provider when nothing else uses it)."""
+    """Remove a profile you added (and its provider when nothing else uses it; a gateway profile's
+    fallback profiles NAME-2… go with it)."""
+    from hybridcc.config import load_config
     from hybridcc.config.edit import remove_profile
+    from hybridcc.errors import HybridccError
+    from hybridcc.gateway.team import companions_of
 
+    try:
+        companions = companions_of(load_config(), name)
+    except HybridccError:  # a broken config can still lose a profile
+        companions = []
     path = remove_profile(name)
-    render.success(f'removed profile "{name}" from {path}')
+    for extra in companions:
+        remove_profile(extra)
+    gone = f" (and {', '.join(companions)})" if companions else ""
+    render.success(f'removed profile "{name}"{gone} from {path}')
     _refresh_aliases()
 
 

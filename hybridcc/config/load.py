@@ -12,7 +12,7 @@ from typing import Any
 
 from hybridcc import paths
 from hybridcc.config.builtin import merge
-from hybridcc.config.schema import Config, Profile, Provider, validate
+from hybridcc.config.schema import Config, Profile, validate
 from hybridcc.errors import ConfigError, NotFoundError
 
 _POS = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -102,14 +102,4 @@ def get_profile(config: Config, name: str | None) -> Profile:
         raise NotFoundError(
             f'no profile named "{name}" (known: {", ".join(sorted(config.profiles))})',
             hint="list them with `hybridcc profile list`, or add one with `hybridcc profile add`",
-        ) from None
-
-
-def get_provider(config: Config, name: str) -> Provider:
-    try:
-        return config.providers[name]
-    except KeyError:
-        raise NotFoundError(
-            f'no provider named "{name}" (known: {", ".join(sorted(config.providers))})',
-            hint="add it under [providers.NAME] in config.toml",
         ) from None

@@ -485,7 +485,7 @@ def check_policy(ctx: Context) -> Iterator[Check]:
     yield Check("policy.local", "policy", "ok", "local providers: " + (", ".join(local) or "none"),
                 "" if local else "add one for sensitive work, or declare a host private: [providers.X] local = true")  # fmt: skip
     try:
-        marker = project_sensitive(Path.cwd())
+        marker = project_sensitive(Path.cwd(), config=config)
     except HybridccError as exc:
         yield Check("policy.project", "policy", "fail", exc.message, exc.hint or "")
         return

@@ -9,6 +9,7 @@ one does not answer, keeping the slot mapping (a haiku request stays on the smal
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,11 +18,20 @@ import tomlkit
 
 from hybridcc import httpprobe, paths
 from hybridcc.config.edit import _load_doc, _table, save_text
+from hybridcc.config.schema import Config
 from hybridcc.errors import ConfigError, UsageError
 
 
 def companion_names(name: str, count: int) -> list[str]:
     return [f"{name}-{i}" for i in range(2, count + 1)]
+
+
+def companions_of(config: Config, name: str) -> list[str]:
+    """The companion profiles `add_gateway_profile` made for NAME (removed with it)."""
+    profile = config.profiles.get(name)
+    if profile is None:
+        return []
+    return [e for e in profile.fallback if re.fullmatch(rf"{re.escape(name)}-\d+", e) and e in config.profiles]
 
 
 def check_url(url: str) -> str:

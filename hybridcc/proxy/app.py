@@ -44,8 +44,8 @@ from hybridcc.proxy.exchange import Attempt, Call, Chain, Tuning, Wire, serve
 from hybridcc.proxy.h1client import H1Pool
 from hybridcc.proxy.record import RequestRecord, Sink
 from hybridcc.proxy.redact import Redactor
-from hybridcc.proxy.routing import Route, chain, is_local, resolve, route_key
-from hybridcc.proxy.rules import first_match
+from hybridcc.proxy.routing import Route, chain, is_local, is_switch, resolve, route_key, supports_server_tools
+from hybridcc.proxy.rules import first_match, without_server_tools
 from hybridcc.proxy.translate.openai_stream import StreamTranslator
 from hybridcc.proxy.upstream import make_client, timeout_for, unavailable
 from hybridcc.usage.ledger import LedgerWriter
@@ -116,6 +116,9 @@ class ProxyApp:
             ping_interval=ping_interval, commit_after=commit if commit is not None else max(ping_interval, 10.0)
         )
         self.fingerprint = fingerprint(config)
+        # Breakers and stickiness outlive a reload (their state is the point); their tuning follows it.
+        self.breakers.threshold, self.breakers.cooldown = config.proxy.breaker_threshold, config.proxy.breaker_cooldown
+        self.sticky.ttl = config.proxy.sticky_seconds
         self._keys: dict[str, str | None] = {}
         self.redactor = Redactor([self.token.decode()])
         for provider in config.providers.values():
@@ -337,6 +340,14 @@ class ProxyApp:
         return "anthropic" if version_tuple(version) >= OLLAMA_NATIVE_MESSAGES else "openai"
 
     def _call(self, route: Route, body: dict[str, Any], scope: Scope, record: RequestRecord) -> Call:
+        if not supports_server_tools(route):
+            # Anthropic's server tools (web search) run only on its own API: elsewhere they are
+            # dropped with a warning instead of failing the turn (issue 16).
+            body, dropped = without_server_tools(body)
+            if dropped:
+                note = f"{route_key(route)} cannot run server tools: dropped {', '.join(dropped)}"
+                record.model_note = record.model_note or note
+                log.warning("%s", note)
         return Call(route=route, body=body, key=self._key(route.provider), scope=scope, record=record,
                     client=self.upstream_client(), tuning=self.tuning, redactor=self.redactor, pool=self.pool)  # fmt: skip
 
@@ -371,11 +382,15 @@ class ProxyApp:
             raise ProxyError(400, "model: expected a non-empty string", retryable=False)
         name = models.unwrap(requested)  # a `/model` picker id is the provider/model switch it names
         rule = None
-        if profile.routes and "/" not in name:  # an explicit `/model provider/x` switch is never rerouted
+        # An explicit `/model provider/x` switch is never rerouted (OpenRouter's `qwen/…` names are not one).
+        if profile.routes and not is_switch(self.config, profile, name):
+            # Every header but the credentials: custom rules may match ANTHROPIC_CUSTOM_HEADERS ones.
             headers = {
-                k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k.startswith(b"x-claude-code-")
+                k.decode("latin-1"): v.decode("latin-1")
+                for k, v in scope["headers"]
+                if k not in (b"authorization", b"x-api-key")
             }
-            rule = first_match(profile, body, headers, estimate_input_tokens(body))
+            rule = first_match(profile, body, headers, config=self.config)  # the estimate only if a rule needs it
             if rule is not None:
                 record.rule = f"{rule[0].when} → {rule[0].use}: {rule[1]}"
         routes = chain(self.config, profile, name, first=rule[0].use if rule else None)

@@ -29,6 +29,9 @@ JSON_OUT = ["--output-format", "json"]
 
 def _config(signer_url: str, chat_url: str, other_signer_url: str = "http://127.0.0.1:9") -> None:
     # quirks = "anthropic": the provider keeps and verifies signed thinking, as Anthropic does.
+    # One model name everywhere: Claude Code itself drops earlier thinking when the model name
+    # changes (measured, 2.1.197 and 2.1.332), so the proxy's part shows only when the name stays
+    # and the provider changes — two profiles on one model, or a fallback entry serving a turn.
     write_config(f"""
 [proxy]
 port = 0
@@ -93,7 +96,9 @@ def test_signed_thinking_session_resumes_on_an_openai_wire_provider(
     assert not chat.refusals, chat.refusals
     replay = json.dumps(_main_bodies(cup)[-1]["messages"])
     assert "PAPAYA" in replay and signer.answer in replay and "what was the word?" in replay
-    assert "sig-" not in replay  # the signature never reaches a provider that did not write it
+    # Claude Code replayed the signed block (same model name); neither it nor its signature reached
+    # a provider that did not write it.
+    assert "sig-" not in replay and signer.thought not in replay
 
 
 def test_openai_wire_session_resumes_on_a_signing_provider(run_claude: Run, upstream: Up, isolated_env: Path) -> None:
@@ -115,22 +120,20 @@ def test_openai_wire_session_resumes_on_a_signing_provider(run_claude: Run, upst
     assert chat.reasoning not in text
 
 
-def test_signed_session_resumes_on_another_signing_provider(run_claude: Run, upstream: Up, isolated_env: Path) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 13: passthrough keeps every signed thinking block for a verifying provider; it cannot yet "
+    "tell which provider signed it (Claude Code recovers after the 400, at the cost of a refused request)",
+)
+def test_signed_session_resumes_on_another_signing_provider(run_claude: Run, upstream: Up) -> None:
     """Two Anthropic-wire providers that both verify: the first one's signature means nothing to
-    the second (a `/model` switch or a resume between DeepSeek's Anthropic endpoint and
-    Anthropic, say)."""
+    the second (a resume or a fallback between DeepSeek's Anthropic endpoint and Anthropic, say)."""
     first_signer, second_signer = SignedThinking(secret=b"first"), SignedThinking(secret=b"second", answer="second")
     s1, s2, cup = upstream(first_signer), upstream(second_signer), upstream(StrictChat())
     _config(s1.url, cup.url, s2.url)
-    first = _ok(run_claude("signer", ["-p", "remember the word PAPAYA", *JSON_OUT]))
-    sid = first["session_id"]
-    same = _ok(run_claude("signer", ["--resume", sid, "-p", "same?", *JSON_OUT]))
-    print("DBGSAME", json.dumps([{"role": m["role"], "types": [b.get("type") for b in m["content"]] if isinstance(m["content"], list) else "str"} for m in _main_bodies(s1)[-1]["messages"]]))
+    sid = _ok(run_claude("signer", ["-p", "remember the word PAPAYA", *JSON_OUT]))["session_id"]
     second = _ok(run_claude("signer2", ["--resume", sid, "-p", "what was the word?", *JSON_OUT]))
     assert second["result"] == "second"
-    assert not second_signer.refusals, second_signer.refusals
     text = json.dumps(_main_bodies(s2)[-1]["messages"])
     assert "PAPAYA" in text and first_signer.answer in text
-    print("DBG", json.dumps([{"role": m["role"], "types": [b.get("type") for b in m["content"]] if isinstance(m["content"], list) else "str"} for m in _main_bodies(s2)[-1]["messages"]]), second_signer.refusals)
-    print("DBG1", json.dumps(_main_bodies(s1)[-1]["messages"])[:3000])
-    assert 0
+    assert not second_signer.refusals, second_signer.refusals

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,7 @@ _ENV_REDIS = os.environ.get("HYBRIDCC_TEST_REDIS", "")
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hybridcc-ci"
 FAKE_LITELLM = Path(__file__).with_name("fake_litellm.py")
 
-# Figures the latency test measured, printed at the end of the run.
-FIGURES: list[str] = []
+FIGURE = "gateway_figure"  # a user property: measured figures, printed at the end of the run
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,10 +45,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if FIGURES:
+    # Read from the reports: under xdist the tests ran in a worker, this runs in the controller.
+    reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])]
+    lines = [str(v) for r in reports for k, v in getattr(r, "user_properties", []) if k == FIGURE]
+    if lines:
         terminalreporter.section("team gateway: measured")
-        for line in FIGURES:
+        for line in dict.fromkeys(lines):
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def figure(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
+    """Report a measured figure (printed in the run's summary)."""
+    return lambda text: record_property(FIGURE, text)
 
 
 def litellm_path() -> str:

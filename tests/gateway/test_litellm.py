@@ -36,7 +36,7 @@ from tests.fakes.upstream import (
     openai_text_stream,
     openai_tool_stream,
 )
-from tests.gateway.conftest import FIGURES, litellm_path, redis_path
+from tests.gateway.conftest import litellm_path, redis_path
 from tests.helpers import IN_CI, free_port, wait_for
 from tests.proxy.conftest import RunningProxy
 
@@ -66,6 +66,7 @@ def _agent(r: RecordedRequest) -> Reply:
 class Gateway:
     home: Path
     upstream: FakeUpstream
+    redis_port: int
     urls: list[str]
     master: str
     pids: list[int]
@@ -123,7 +124,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             redis_url = f"redis://127.0.0.1:{redis_port}"
             # `gateway config` output for both profiles; only `limited` carries an rpm limit.
             data = lc.build(config, [config.profiles["agent"]], lc.GatewayOptions(redis_url=redis_url))
-            limited = lc.build(config, [config.profiles["limited"]], lc.GatewayOptions(redis_url=redis_url, rpm=2))
+            limited = lc.build(config, [config.profiles["limited"]], lc.GatewayOptions(redis_url=redis_url, rpm=3))
             data["model_list"] += limited["model_list"]
             data["router_settings"] = limited["router_settings"]
             path = root / "litellm.yaml"
@@ -131,7 +132,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             started = time.monotonic()
             instances = supervise.start(config=config, config_path=path, instances=2, port=0, litellm=litellm)
             seconds = time.monotonic() - started
-            yield Gateway(root / "hcc", upstream, [i.url for i in instances], supervise.master_key(),
+            yield Gateway(root / "hcc", upstream, redis_port, [i.url for i in instances], supervise.master_key(),
                           [i.state.pid for i in instances], seconds, path, litellm)  # fmt: skip
         finally:
             supervise.stop(timeout=10)
@@ -170,7 +171,7 @@ def _tool_round_trip_ok(run: ClaudeRun) -> None:
     assert run.result["result"] == "The command printed: hybridcc-gateway-42"
 
 
-def test_status_names_both_instances(gateway: Gateway, hybridcc_exe: list[str]) -> None:
+def test_status_names_both_instances(gateway: Gateway, hybridcc_exe: list[str], figure: Callable[[str], None]) -> None:
     env = {**os.environ, "HYBRIDCC_HOME": str(gateway.home)}
     done = subprocess.run([*hybridcc_exe, "gateway", "status", "--json"], env=env, capture_output=True, text=True,
                           timeout=60, check=False)  # fmt: skip
@@ -178,7 +179,7 @@ def test_status_names_both_instances(gateway: Gateway, hybridcc_exe: list[str]) 
     found = json.loads(done.stdout)
     assert [i["url"] for i in found] == gateway.urls and all(i["healthy"] for i in found)
     rss = [i["rss_mb"] for i in found]
-    FIGURES.append(f"LiteLLM start-up: {gateway.start_seconds:.1f} s for 2 instances started together; "
+    figure(f"LiteLLM start-up: {gateway.start_seconds:.1f} s for 2 instances started together; "
                    f"memory {', '.join(f'{m:.0f} MB' for m in rss)} (RSS)")  # fmt: skip
 
 
@@ -202,17 +203,48 @@ def _messages(url: str, master: str, model: str, *, stream: bool = False) -> htt
     return httpx.post(url + "/v1/messages", json=body, headers={"authorization": f"Bearer {master}"}, timeout=60)
 
 
+def _redis(port: int, *command: str) -> object:
+    """One Redis command over RESP (no client library in our venv): the decoded reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s, s.makefile("rb") as f:
+        s.sendall(f"*{len(command)}\r\n".encode() + b"".join(f"${len(c)}\r\n{c}\r\n".encode() for c in command))
+
+        def read() -> object:
+            line = f.readline().rstrip(b"\r\n")
+            kind, rest = line[:1], line[1:]
+            if kind == b"*":
+                return [read() for _ in range(int(rest))]
+            if kind == b"$":
+                return None if int(rest) < 0 else f.read(int(rest) + 2)[:-2].decode()
+            return int(rest) if kind == b":" else rest.decode()
+
+        return read()
+
+
+def _shared_count(port: int) -> int:
+    """The rpm count LiteLLM's router keeps in Redis for the `limited` model (flushed in batches)."""
+    keys = _redis(port, "KEYS", "global_router:*limited:rpm:*")
+    values = _redis(port, "MGET", *keys) if isinstance(keys, list) and keys else []
+    return sum(int(v) for v in values if isinstance(v, str)) if isinstance(values, list) else 0
+
+
 def test_rpm_limit_is_shared_by_both_instances(
     gateway: Gateway, cli: Callable[..., CliResult], start_proxy: Callable[..., RunningProxy],
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, figure: Callable[[str], None],
 ) -> None:  # fmt: skip
-    # LiteLLM's pre-call check refuses the request that would reach the limit (rpm 2: one passes).
-    first = _messages(gateway.urls[0], gateway.master, "limited")
-    assert first.status_code == 200, first.text
-    other = _messages(gateway.urls[1], gateway.master, "limited")  # the other instance, same minute
-    assert other.status_code == 429, other.text
-    assert other.json()["error"]["type"] == "rate_limit_error"
-    # Through hybridcc (fallback chain over both gateways): one clear 429 at once, no retry loop.
+    # Counts are per clock minute: start early in one so the window does not roll over mid-test.
+    wait_for(lambda: time.gmtime().tm_sec < 45, timeout=20, what="the start of a minute")
+    statuses: list[int] = []
+    for url in (gateway.urls[0], gateway.urls[0]):  # rpm is 3: LiteLLM's pre-routing check lets 2 pass
+        res = _messages(url, gateway.master, "limited")
+        statuses.append(res.status_code)
+        assert res.status_code == 200, res.text
+    # LiteLLM writes its counts to Redis in batches (every second): wait until both are there.
+    wait_for(lambda: _shared_count(gateway.redis_port) >= 2, timeout=15, what="LiteLLM to flush its rpm count")
+    for url in (gateway.urls[1], gateway.urls[1]):  # the other instance: alone it would let 2 through
+        res = _messages(url, gateway.master, "limited")
+        statuses.append(res.status_code)
+        assert res.status_code == 429 and res.json()["error"]["type"] == "rate_limit_error", res.text
+    # Through hybridcc (a fallback chain over both gateways): one clear 429 at once, no retry loop.
     _team_profile(cli, gateway, name="team", model="limited")
     monkeypatch.setenv("TEAM_KEY", gateway.master)
     proxy = start_proxy(Path(os.environ["HYBRIDCC_HOME"], "config.toml").read_text())
@@ -224,7 +256,9 @@ def test_rpm_limit_is_shared_by_both_instances(
     error = answer.json()["error"]
     assert error["type"] == "rate_limit_error" and "limited" in error["message"]
     assert took < 10, f"hybridcc spent {took:.1f}s retrying a rate limit"
-    FIGURES.append(f"rpm limit across 2 instances: 429 rate_limit_error through hybridcc in {took * 1000:.0f} ms")
+    figure(
+        f"rpm 3 over 2 instances sharing Redis: {statuses} (A, A, B, B); through hybridcc a 429 in {took * 1000:.0f} ms"
+    )
 
 
 def _median_ms(call: Callable[[], httpx.Response], n: int) -> float:
@@ -239,7 +273,7 @@ def _median_ms(call: Callable[[], httpx.Response], n: int) -> float:
 
 def test_latency_per_hop(
     gateway: Gateway, cli: Callable[..., CliResult], start_proxy: Callable[..., RunningProxy],
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, figure: Callable[[str], None],
 ) -> None:  # fmt: skip
     n = 15
     chat = {"model": "agent-big", "max_tokens": 32, "messages": [{"role": "user", "content": "hi"}]}
@@ -253,7 +287,7 @@ def test_latency_per_hop(
         proxy = start_proxy(Path(os.environ["HYBRIDCC_HOME"], "config.toml").read_text())
         headers = {"x-api-key": proxy.token, "anthropic-version": "2023-06-01"}
         via_both = _median_ms(lambda: client.post(proxy.url + "/p/team/v1/messages", json=chat, headers=headers), n)
-    FIGURES.append(
+    figure(
         f"latency, median of {n} non-streaming requests: fake upstream {direct:.1f} ms; through LiteLLM "
         f"{via_litellm:.1f} ms (+{via_litellm - direct:.1f} ms); through hybridcc → LiteLLM {via_both:.1f} ms "
         f"(+{via_both - via_litellm:.1f} ms for hybridcc's hop)"
@@ -263,7 +297,7 @@ def test_latency_per_hop(
 
 def test_killed_instance_next_turn_served_by_the_other_then_restart(
     gateway: Gateway, cli: Callable[..., CliResult], start_session: StartSession, claude_newest: str,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, figure: Callable[[str], None],
 ) -> None:  # fmt: skip
     _team_profile(cli, gateway)
     first = _session(start_session, claude_newest, gateway, ["-p", PROMPT, *STREAM_ARGS])
@@ -282,7 +316,7 @@ def test_killed_instance_next_turn_served_by_the_other_then_restart(
     started = time.monotonic()
     again = supervise.start(config=load_config(), config_path=gateway.config_path, instances=2, port=0,
                             litellm=gateway.litellm)  # fmt: skip
-    FIGURES.append(f"LiteLLM restart of one instance: {time.monotonic() - started:.1f} s")
+    figure(f"LiteLLM restart of one instance: {time.monotonic() - started:.1f} s")
     assert [i.healthy for i in again] == [True, True]
     assert again[1].state.pid == gateway.pids[1] and again[0].state.pid != gateway.pids[0]
     assert _messages(again[0].url, gateway.master, "agent-big").status_code == 200

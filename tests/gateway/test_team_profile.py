@@ -40,6 +40,18 @@ def test_two_gateways_become_a_fallback_chain(cli: Cli) -> None:
     assert cli("profile", "add", "team", "--gateway", "https://gw3.example.com", "--model", "m", "--force").code == 0
 
 
+def test_remove_takes_the_fallback_profiles_along(cli: Cli) -> None:
+    args = ["--gateway", "https://gw1.example.com", "--gateway", "https://gw2.example.com", "--gateway",
+            "https://gw3.example.com", "--model", "m"]  # fmt: skip
+    assert cli("profile", "add", "team", *args).code == 0
+    assert load_config().profiles["team"].fallback == ("team-2", "team-3")
+    res = cli("profile", "remove", "team")
+    assert res.code == 0 and "team-2, team-3" in res.err
+    data = tomllib.loads(paths.config_file().read_text())
+    assert not set(data.get("profiles", {})) & {"team", "team-2", "team-3"}
+    assert not set(data.get("providers", {})) & {"team", "team-2", "team-3"}
+
+
 def test_model_taken_from_the_gateway(cli: Cli, upstream: Up, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[RecordedRequest] = []
 

@@ -371,3 +371,41 @@ fallback = ["cloud/big"]
     finally:
         server.should_exit = True
         t.join(5)
+
+
+def test_sensitive_session_never_falls_back_to_a_remote_provider(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A `~local` session (a sensitive project, `run --sensitive`) whose local primary is down:
+    the remote fallback is refused and named in the log, never tried; the error says so."""
+    monkeypatch.setenv("HYBRIDCC_HOME", str(tmp_path))
+    (tmp_path / "config.toml").write_text(f"""
+default_profile = "box"
+[providers.loc]
+api = "openai"
+base_url = "http://127.0.0.1:{_dead_port()}/v1"
+[providers.cloud]
+api = "openai"
+base_url = "http://cloud.invalid/v1"
+[profiles.box]
+provider = "loc"
+model = "small"
+fallback = ["cloud/big"]
+""")
+    records: list[dict[str, Any]] = []
+    app = ProxyApp(load_config(), token=TOKEN, sinks=(records.append,))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(10)
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", http="httptools", loop="asyncio"))
+    t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    t.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        r = _msg(f"http://127.0.0.1:{sock.getsockname()[1]}", "box~local", stream=False)
+        assert r.status_code >= 500 and "cloud" not in r.text
+        hops = records[-1]["hops"]
+        assert any(h.startswith("cloud/big: refused (not local") for h in hops)
+        assert not any("cloud.invalid" in h for h in hops)  # never resolved, never connected
+    finally:
+        server.should_exit = True
+        t.join(5)
