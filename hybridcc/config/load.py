@@ -12,7 +12,8 @@ from typing import Any
 
 from hybridcc import paths
 from hybridcc.config.builtin import merge
-from hybridcc.config.schema import Config, Profile, validate
+from hybridcc.config.schema import Config, Profile
+from hybridcc.config.validate import validate
 from hybridcc.errors import ConfigError, NotFoundError
 
 _POS = re.compile(r"\(at line (\d+), column (\d+)\)")

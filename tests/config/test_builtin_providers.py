@@ -10,7 +10,8 @@ import pytest
 
 from hybridcc.config.builtin import BUILTIN, merge
 from hybridcc.config.quirks import QUIRKS, quirks_for
-from hybridcc.config.schema import Config, validate
+from hybridcc.config.schema import Config
+from hybridcc.config.validate import validate
 from hybridcc.proxy.translate.anthropic_body import resolve_tool_search, strip_foreign_thinking
 from hybridcc.proxy.translate.request import to_openai
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hybridcc.config.schema import validate
+from hybridcc.config.validate import validate
 from hybridcc.proxy.translate.repair import tool_repair_enabled
 
 

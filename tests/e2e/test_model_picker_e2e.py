@@ -1,0 +1,167 @@
+"""Claude Code's `/model` picker lists every profile's models, and picking one reaches its provider (issue 13).
+
+With the real `claude`: 2.1.332 fetches the proxy's GET /v1/models (gateway model discovery) and
+caches it in ``~/.claude/cache/gateway-models.json``; 2.1.197 skips discovery while
+``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC`` is set and shows the readable tier names and the
+one custom row. The last test drives the interactive picker in tmux, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hybridcc.versions import version_tuple
+from tests.e2e.conftest import ClaudeRun, ClaudeUnderTest, e2e_config, session_env
+from tests.fakes.upstream import (
+    FakeUpstream,
+    Handler,
+    RecordedRequest,
+    Reply,
+    anthropic_text_stream,
+    error_reply,
+    openai_json,
+    openai_text_stream,
+)
+from tests.helpers import require_tool, wait_for, write_script
+
+pytestmark = pytest.mark.e2e
+Run = Callable[..., ClaudeRun]
+Up = Callable[[Handler], FakeUpstream]
+# Measured: 2.1.332 runs discovery with CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1, 2.1.197 does not.
+DISCOVERY_DESPITE_NONESSENTIAL = (2, 1, 332)
+
+
+def _openai(r: RecordedRequest) -> Reply:
+    body = r.json() or {}
+    return openai_text_stream(["from fake-openai"]) if body.get("stream") else openai_json("from fake-openai")
+
+
+def _anthropic(r: RecordedRequest) -> Reply:
+    if r.method != "POST" or not r.path.startswith("/v1/messages"):
+        return error_reply(404, {"type": "error", "error": {"type": "not_found_error", "message": r.path}})
+    return anthropic_text_stream(["from fake-anthropic"], model=(r.json() or {}).get("model", "m"))
+
+
+def _main_models(up: FakeUpstream) -> list[str]:
+    """The model of each conversation request (background requests carry no tools)."""
+    return [str(b.get("model")) for b in up.bodies("/") if isinstance(b, dict) and b.get("tools")]
+
+
+def _discovers(claude: ClaudeUnderTest) -> bool:
+    return version_tuple(claude.version) >= DISCOVERY_DESPITE_NONESSENTIAL
+
+
+def test_picker_lists_other_profiles_and_a_pick_reaches_its_provider(
+    run_claude: Run, upstream: Up, claude_under_test: ClaudeUnderTest, isolated_env: Path
+) -> None:
+    fo, fa = upstream(_openai), upstream(_anthropic)
+    e2e_config(openai_url=fo.url, anthropic_url=fa.url)
+    first = run_claude("fake-openai", ["-p", "hi", "--output-format", "json"])
+    assert first.code == 0, first.output[-3000:]
+    cache = isolated_env / ".claude" / "cache" / "gateway-models.json"
+    if _discovers(claude_under_test):
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        assert data["baseUrl"].endswith("/p/fake-openai")
+        rows = {m["id"]: m["display_name"] for m in data["models"]}
+        assert rows["anthropic:fake-anthropic/fa-big"] == "fake-anthropic · fa-big"
+        assert rows["anthropic:fake-anthropic/fa-small"] == "fake-anthropic · fa-small"
+        assert rows["anthropic:fake-openai/fake-big"] == "fake-openai · fake-big"
+    else:
+        assert not cache.exists()  # the custom row and the tier names are what this release shows
+    # What the picker sends once a row is picked (and what `--model` takes): another provider.
+    picked = run_claude("fake-openai", ["-p", "hi", "--model", "anthropic:fake-anthropic/fa-big", "--output-format", "json"])  # fmt: skip
+    assert picked.code == 0, picked.output[-3000:]
+    assert json.loads(picked.stdout)["result"] == "from fake-anthropic"
+    assert _main_models(fa) == ["fa-big"] and _main_models(fo) == ["fake-big"]
+
+
+class Tmux:
+    """One tmux server on a private socket, holding one window that runs ``command``."""
+
+    def __init__(self, socket: Path, env: dict[str, str]) -> None:
+        self.socket, self.env = socket, env
+
+    def __call__(self, *args: str) -> str:
+        done = subprocess.run(["tmux", "-S", str(self.socket), *args], env=self.env, capture_output=True, text=True,
+                              timeout=30, check=False)  # fmt: skip
+        assert done.returncode == 0, f"tmux {args[0]}: {done.stderr}"
+        return done.stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "cc")
+
+    def wait(self, *texts: str, timeout: float = 60) -> str:
+        seen: dict[str, str] = {}
+
+        def shown() -> str | None:
+            seen["screen"] = self.screen()
+            return seen["screen"] if all(t in seen["screen"] for t in texts) else None
+
+        try:
+            return wait_for(shown, timeout=timeout, interval=0.2, what=f"{texts} on screen")
+        except pytest.fail.Exception:
+            print(seen.get("screen", ""))  # shown with the failure
+            raise
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self("send-keys", "-t", "cc", *(["-l"] if literal else []), *keys)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path, claude_exe: str, isolated_env: Path) -> Iterator[Tmux]:
+    require_tool("tmux")
+    env = session_env(claude_exe, isolated_env, {"TERM": "xterm-256color"})
+    t = Tmux(tmp_path / "tmux.sock", env)
+    yield t
+    subprocess.run(["tmux", "-S", str(t.socket), "kill-server"], capture_output=True, timeout=30, check=False)
+    subprocess.run([sys.executable, "-m", "hybridcc", "proxy", "stop"], env=env, capture_output=True, timeout=60, check=False)  # fmt: skip
+
+
+def _trust(home: Path, workdir: Path) -> None:
+    """The interactive TUI stops at first-run screens without this (shared/CLAUDE_CODE.md)."""
+    data: dict[str, Any] = {"hasCompletedOnboarding": True, "theme": "dark",
+                            "projects": {str(workdir): {"hasTrustDialogAccepted": True}}}  # fmt: skip
+    (home / ".claude.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_interactive_picker_switches_provider(
+    tmux: Tmux, upstream: Up, claude_exe: str, claude_under_test: ClaudeUnderTest, isolated_env: Path, tmp_path: Path
+) -> None:
+    fo, fa = upstream(_openai), upstream(_anthropic)
+    e2e_config(openai_url=fo.url, anthropic_url=fa.url)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    _trust(isolated_env, workdir)
+    exports = "".join(f"export {k}='{v}'\n" for k, v in tmux.env.items())
+    script = write_script(tmp_path / "session.sh", f"{exports}cd '{workdir}'\nexec '{sys.executable}' -m hybridcc run "
+                          f"--provider fake-openai --claude-path '{claude_exe}'\n")  # fmt: skip
+    tmux("new-session", "-d", "-s", "cc", "-x", "200", "-y", "50", str(script))
+    tmux.wait("❯")
+    if _discovers(claude_under_test):  # the picker reads the list discovery caches at start-up
+        cache = isolated_env / ".claude" / "cache" / "gateway-models.json"
+        wait_for(cache.exists, timeout=30, what="Claude Code's gateway model cache")
+    tmux.keys("/model", literal=True)
+    tmux.keys("Enter")
+    screen = tmux.wait("fake-anthropic · fa-big", "fake-openai · fake-big")
+    if _discovers(claude_under_test):
+        assert "fake-anthropic · fa-small" in screen  # a row only discovery provides
+    lines = screen.splitlines()
+    cursor = next(i for i, line in enumerate(lines) if re.search(r"❯\s*\d+\.", line))
+    target = next(i for i, line in enumerate(lines) if "fake-anthropic · fa-big" in line)
+    for _ in range(abs(target - cursor)):
+        tmux.keys("Down" if target > cursor else "Up")
+    tmux.keys("s")  # this session only: nothing written to the user's settings
+    tmux.wait("Set model to fake-anthropic · fa-big")
+    tmux.keys("say hi", literal=True)
+    tmux.keys("Enter")
+    wait_for(lambda: "fa-big" in _main_models(fa), timeout=60, what="the picked model's request at fake-anthropic")
+    tmux.wait("from fake-anthropic")
+    assert "fake-big" not in _main_models(fo)[1:]  # nothing after the pick went to the first provider
