@@ -59,6 +59,14 @@ class ProxyError(Exception):
         self.retryable = retryable
 
 
+def upstream_json(body: bytes, *, provider: str) -> Any:
+    """A provider's non-streaming answer as JSON, or a 502 naming the provider (never a traceback)."""
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise ProxyError(502, f"provider {provider} sent a response that is not JSON", "api_error") from exc
+
+
 def _extract_message(data: Any) -> str | None:
     if isinstance(data, dict):
         err = data.get("error")

@@ -17,7 +17,7 @@ from typing import Any, Final
 import httpx
 
 from hybridcc.proxy.asgi import Headers, Scope
-from hybridcc.proxy.errors import ProxyError, map_upstream_error
+from hybridcc.proxy.errors import ProxyError, map_upstream_error, upstream_json
 from hybridcc.proxy.exchange import Call
 from hybridcc.proxy.h1client import H1Response
 from hybridcc.proxy.record import RequestRecord
@@ -206,12 +206,7 @@ class PassthroughWire:
         return map_upstream_error(status, body, provider=call.route.provider.name, model=call.route.model)
 
     def complete(self, call: Call, body: bytes) -> bytes:
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise ProxyError(
-                502, f"provider {call.route.provider.name} sent a response that is not JSON", "api_error"
-            ) from exc
+        data = upstream_json(body, provider=call.route.provider.name)
         if not isinstance(data, dict):
             raise ProxyError(502, f"provider {call.route.provider.name} sent an unusable response", "api_error")
         call.record.take_usage(data.get("usage"))

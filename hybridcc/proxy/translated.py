@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from hybridcc.proxy.asgi import Headers, rate_limit_headers
-from hybridcc.proxy.errors import ProxyError, map_upstream_error
+from hybridcc.proxy.errors import map_upstream_error, upstream_json
 from hybridcc.proxy.estimate import estimate_input_tokens
 from hybridcc.proxy.exchange import Call
 from hybridcc.proxy.h1client import H1Response
@@ -60,12 +60,7 @@ class TranslatedWire:
         return map_upstream_error(status, body, provider=call.route.provider.name, model=call.route.model)
 
     def complete(self, call: Call, body: bytes) -> bytes:
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise ProxyError(
-                502, f"provider {call.route.provider.name} sent a response that is not JSON", "api_error"
-            ) from exc
+        data = upstream_json(body, provider=call.route.provider.name)
         stops = call.body.get("stop_sequences") if isinstance(call.body.get("stop_sequences"), list) else None
         message = to_anthropic(data, model=call.route.model, names=self.names(call), stop_sequences=stops)
         tools = _repair_tools(call)
