@@ -81,6 +81,9 @@ PRIVACY_SWITCHES: Final = {
     "DISABLE_AUTOUPDATER": "1",
     "DISABLE_BUG_COMMAND": "1",
     "CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY": "1",
+    # An interactive session installs the official plugin marketplace in the background (lookups
+    # of downloads.claude.ai and github.com, measured with strace on 2.1.197 and 2.1.332).
+    "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
 }
 # Tools that reach the internet by themselves, denied in a local-only session's settings.
 PRIVACY_DENIED_TOOLS: Final = ("WebFetch", "WebSearch")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from hybridcc.config.schema import Config, Profile
+from hybridcc.config.schema import Config, Profile, Provider
 
 if TYPE_CHECKING:
     from hybridcc.proxy.asgi import Message, Send
@@ -64,29 +64,41 @@ def _slots(profile: Profile) -> list[tuple[str, str]]:
 
 
 def _ordered_profiles(config: Config, current: Profile) -> list[Profile]:
-    """The session's profile, the default one, the user's own, then the built-in ones."""
+    """The other profiles: the default one, the user's own, then the built-in ones."""
     from hybridcc.config.builtin import BUILTIN
 
     builtin = BUILTIN["profiles"]
     rest = [p for name, p in config.profiles.items() if name != current.name]
     rest.sort(key=lambda p: (p.name != config.default_profile, p.name in builtin))  # stable: else config order
-    return [current, *rest]
+    return rest
+
+
+def _offered(config: Config, profile: Profile, provider: Provider) -> bool:
+    """Whether another profile is worth a row: its provider has its key (the built-in profiles
+    without one would only answer "… is not set"), and it is not a built-in local template
+    nobody set up (llama.cpp, vLLM, LM Studio, Ollama unless it is the default profile)."""
+    from hybridcc.config.builtin import BUILTIN
+    from hybridcc.providers import key_ready
+
+    if not key_ready(provider):
+        return False
+    keyed = bool(provider.api_key_env or provider.api_key_cmd or provider.api_key)
+    return keyed or profile.name not in BUILTIN["profiles"] or profile.name == config.default_profile
 
 
 def entries(config: Config, current: Profile, *, local_only: bool = False) -> list[PickerEntry]:
-    """The picker's rows for a session on ``current``: its own models first, then those of every
-    other profile whose provider has a key (the built-in profiles without one would only answer
-    "… is not set"), one row per provider/model. ``local_only`` (a privacy = "local" or sensitive
+    """The picker's rows for a session on ``current``: every other profile's models, one row per
+    provider/model, the default profile first. The session's own models are left out: the tier
+    rows (:func:`tier_env`) already show them. ``local_only`` (a privacy = "local" or sensitive
     session) keeps only what the proxy would serve there: offering the rest would only earn a 403.
     """
-    from hybridcc.providers import key_ready
     from hybridcc.proxy.routing import is_local, target
 
     rows: list[PickerEntry] = []
-    seen: set[str] = set()
+    seen = {picker_id(current.provider, m) for m in current.models()}
     for profile in _ordered_profiles(config, current):
         provider = config.providers.get(profile.provider)
-        if provider is None or (profile is not current and not key_ready(provider)):
+        if provider is None or not _offered(config, profile, provider):
             continue
         for model, slots in _slots(profile):
             ident = picker_id(profile.provider, model)
@@ -95,8 +107,7 @@ def entries(config: Config, current: Profile, *, local_only: bool = False) -> li
             if local_only and not is_local(target(config, current, f"{profile.provider}/{model}", ident)):
                 continue
             seen.add(ident)
-            here = " (this session)" if profile.name == current.name else ""
-            text = f"profile {profile.name}{here}, {slots} · {profile.provider}/{model}"
+            text = f"profile {profile.name}, {slots} · {profile.provider}/{model}"
             rows.append(
                 PickerEntry(ident, label(profile.provider, model), text[:_DESCRIPTION_MAX], profile.provider, model)
             )
@@ -124,13 +135,16 @@ def tier_env(
     and the one custom row every Claude Code release shows: another profile's main model, so a
     2.1.197 session without discovery still offers a second provider."""
     provider = profile.provider
+    held = dict(_slots(profile))  # a model in two slots says so: the rows differ by their tier only
     env: dict[str, str] = {}
     for tier, model, slot in (("SONNET", main, "main"), ("OPUS", big, "big"), ("FABLE", big, "big"),
                               ("HAIKU", small, "small")):  # fmt: skip
+        slots = held.get(model, slot)
         env[f"ANTHROPIC_DEFAULT_{tier}_MODEL_NAME"] = label(provider, model)
-        env[f"ANTHROPIC_DEFAULT_{tier}_MODEL_DESCRIPTION"] = f"profile {profile.name}, {slot} · {provider}/{model}"
-    rows = entries(config, profile, local_only=local_only)
-    other = next((e for e in rows if e.provider != provider or e.model not in profile.models()), None)
+        env[f"ANTHROPIC_DEFAULT_{tier}_MODEL_DESCRIPTION"] = (
+            f"{tier.title()} row: profile {profile.name}, {slots} · {provider}/{model}"
+        )
+    other = next(iter(entries(config, profile, local_only=local_only)), None)
     if other is not None:
         env["ANTHROPIC_CUSTOM_MODEL_OPTION"] = other.id
         env["ANTHROPIC_CUSTOM_MODEL_OPTION_NAME"] = other.label

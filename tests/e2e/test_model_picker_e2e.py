@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from hybridcc import paths
 from hybridcc.versions import version_tuple
 from tests.e2e.conftest import ClaudeRun, ClaudeUnderTest, e2e_config, session_env
 from tests.fakes.upstream import (
@@ -50,6 +51,14 @@ def _anthropic(r: RecordedRequest) -> Reply:
     return anthropic_text_stream(["from fake-anthropic"], model=(r.json() or {}).get("model", "m"))
 
 
+def _config(openai_url: str, anthropic_url: str) -> None:
+    """The e2e profiles, with fake-anthropic as the default profile: the one custom row (all that
+    2.1.197 adds to the tier rows) offers the default profile first."""
+    e2e_config(openai_url=openai_url, anthropic_url=anthropic_url)
+    path = paths.config_file()
+    path.write_text('default_profile = "fake-anthropic"\n' + path.read_text(encoding="utf-8"), encoding="utf-8")
+
+
 def _main_models(up: FakeUpstream) -> list[str]:
     """The model of each conversation request (background requests carry no tools)."""
     return [str(b.get("model")) for b in up.bodies("/") if isinstance(b, dict) and b.get("tools")]
@@ -63,7 +72,7 @@ def test_picker_lists_other_profiles_and_a_pick_reaches_its_provider(
     run_claude: Run, upstream: Up, claude_under_test: ClaudeUnderTest, isolated_env: Path
 ) -> None:
     fo, fa = upstream(_openai), upstream(_anthropic)
-    e2e_config(openai_url=fo.url, anthropic_url=fa.url)
+    _config(fo.url, fa.url)
     first = run_claude("fake-openai", ["-p", "hi", "--output-format", "json"])
     assert first.code == 0, first.output[-3000:]
     cache = isolated_env / ".claude" / "cache" / "gateway-models.json"
@@ -73,7 +82,7 @@ def test_picker_lists_other_profiles_and_a_pick_reaches_its_provider(
         rows = {m["id"]: m["display_name"] for m in data["models"]}
         assert rows["anthropic:fake-anthropic/fa-big"] == "fake-anthropic · fa-big"
         assert rows["anthropic:fake-anthropic/fa-small"] == "fake-anthropic · fa-small"
-        assert rows["anthropic:fake-openai/fake-big"] == "fake-openai · fake-big"
+        assert list(rows) == ["anthropic:fake-anthropic/fa-big", "anthropic:fake-anthropic/fa-small"]  # own: tiers
     else:
         assert not cache.exists()  # the custom row and the tier names are what this release shows
     # What the picker sends once a row is picked (and what `--model` takes): another provider.
@@ -111,6 +120,21 @@ class Tmux:
             print(seen.get("screen", ""))  # shown with the failure
             raise
 
+    def move_cursor_to(self, text: str) -> None:
+        for _ in range(30):
+            lines = self.screen().splitlines()
+            cursor = next(i for i, line in enumerate(lines) if re.search(r"❯\s*\d+\.", line))
+            target = next(i for i, line in enumerate(lines) if text in line)
+            if cursor == target:
+                return
+            self.keys("Down" if target > cursor else "Up")
+            wait_for(lambda c=cursor: self._cursor() != c, timeout=10, interval=0.1, what="the picker's cursor to move")
+        pytest.fail(f"could not move the picker's cursor to {text!r}")
+
+    def _cursor(self) -> int:
+        lines = self.screen().splitlines()
+        return next((i for i, line in enumerate(lines) if re.search(r"❯\s*\d+\.", line)), -1)
+
     def keys(self, *keys: str, literal: bool = False) -> None:
         self("send-keys", "-t", "cc", *(["-l"] if literal else []), *keys)
 
@@ -136,7 +160,7 @@ def test_interactive_picker_switches_provider(
     tmux: Tmux, upstream: Up, claude_exe: str, claude_under_test: ClaudeUnderTest, isolated_env: Path, tmp_path: Path
 ) -> None:
     fo, fa = upstream(_openai), upstream(_anthropic)
-    e2e_config(openai_url=fo.url, anthropic_url=fa.url)
+    _config(fo.url, fa.url)
     workdir = tmp_path / "work"
     workdir.mkdir()
     _trust(isolated_env, workdir)
@@ -151,17 +175,16 @@ def test_interactive_picker_switches_provider(
     tmux.keys("/model", literal=True)
     tmux.keys("Enter")
     screen = tmux.wait("fake-anthropic · fa-big", "fake-openai · fake-big")
+    print(screen)  # shown if the test fails later
     if _discovers(claude_under_test):
         assert "fake-anthropic · fa-small" in screen  # a row only discovery provides
-    lines = screen.splitlines()
-    cursor = next(i for i, line in enumerate(lines) if re.search(r"❯\s*\d+\.", line))
-    target = next(i for i, line in enumerate(lines) if "fake-anthropic · fa-big" in line)
-    for _ in range(abs(target - cursor)):
-        tmux.keys("Down" if target > cursor else "Up")
+    # One key at a time, each waited for: keys sent before the list takes input are lost.
+    tmux.move_cursor_to("fake-anthropic · fa-big")
     tmux.keys("s")  # this session only: nothing written to the user's settings
-    tmux.wait("Set model to fake-anthropic · fa-big")
+    done = tmux.wait("Set model to")  # 2.1.332 names the row's label, 2.1.197 its id
+    assert re.search(r"Set model to (fake-anthropic · fa-big|anthropic:fake-anthropic/fa-big)", done), done
     tmux.keys("say hi", literal=True)
     tmux.keys("Enter")
     wait_for(lambda: "fa-big" in _main_models(fa), timeout=60, what="the picked model's request at fake-anthropic")
     tmux.wait("from fake-anthropic")
-    assert "fake-big" not in _main_models(fo)[1:]  # nothing after the pick went to the first provider
+    assert _main_models(fo) == []  # the conversation went to the picked provider only

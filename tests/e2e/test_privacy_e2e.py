@@ -1,14 +1,17 @@
 """Proof of no egress (issue 18): the real `claude` in a local-only session contacts nothing but loopback.
 
-Each session runs a Bash tool round trip against a fake model on 127.0.0.1, under
-``strace -f`` (the recorder of ``hybridcc doctor --privacy --probe``), which logs every
-connect/sendto/sendmsg/sendmmsg of the whole process tree: hybridcc, its proxy, `claude` and the
-commands it runs. Anything addressed off loopback, anything on port 53 and any name-resolver
-socket counts. Where ``unshare -n`` works (root), the session also runs in a network namespace
-whose only interface is loopback: nothing can leave even if the recorder missed a call, and the
-run without privacy mode (which does try to reach the internet) never sends a packet out.
+Each session runs a Bash tool round trip against a fake model on 127.0.0.1 — once with
+``claude -p``, once interactively in a pseudo-terminal (where Claude Code also starts its
+background work: plugin marketplace, update checks) — under ``strace -f`` (the recorder of
+``hybridcc doctor --privacy --probe``), which logs every connect/sendto/sendmsg/sendmmsg of the
+whole process tree: hybridcc, its proxy, `claude` and the commands it runs. Anything addressed off
+loopback, anything on port 53 and a reached name-service socket counts.
 
-The fake model and the sessions run in a driver (this module run as a script) inside that
+Every session runs in a network namespace whose only interface is loopback (``unshare -n``, root),
+where the resolver of /etc/resolv.conf is played by a recorder that logs each name asked for and
+answers "no such name": nothing can leave even if the recorder missed a call or privacy mode
+regressed, and the run without privacy mode (which does try to reach the internet) sends nothing
+out. The fake model and the session run in a driver (this module run as a script) inside the
 namespace, because a server in the pytest process would be unreachable from it.
 """
 
@@ -48,7 +51,7 @@ def netns_works() -> bool:
 
 
 def _drive(mode: str, claude: str, home: Path, tmp_path: Path, *, netns: bool) -> dict[str, Any]:
-    """One session (``mode`` "local-only" or "plain") in the driver; returns its report."""
+    """One session (``mode``: "local-only", "local-only-interactive" or "plain") in the driver."""
     strace = require_tool("strace")
     out = tmp_path / f"{mode}.json"
     spec = {"mode": mode, "claude": claude, "strace": strace, "netns": netns, "out": str(out)}
@@ -87,42 +90,42 @@ def _assert_round_trip(report: dict[str, Any]) -> None:
     assert results and results[-1]["result"] == "The command printed: hybridcc-e2e-42", report["stdout"][-2000:]
 
 
+@pytest.fixture
+def netns() -> bool:
+    if not netns_works():
+        # Without the namespace a session that (wrongly) reaches out would really contact the internet.
+        msg = "needs `unshare -n` (root): the sessions run in a loopback-only network namespace"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return True
+
+
 @pytest.mark.parametrize("kind", ["print", "interactive"])
 def test_local_only_session_contacts_nothing_but_loopback(
-    kind: str, claude_exe: str, isolated_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    kind: str, netns: bool, claude_exe: str, isolated_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``claude -p`` and an interactive session (in a terminal, where Claude Code starts its
-    background work: plugin marketplace, update checks) through `hybridcc run --local-only`."""
-    netns = netns_works()
-    if IN_CI and not netns:
-        pytest.fail("`unshare -n` must work under CI=true (.ci/run runs as root)")
+    """``claude -p`` and an interactive session through `hybridcc run --local-only`."""
     mode = "local-only" if kind == "print" else "local-only-interactive"
     report = _drive(mode, claude_exe, isolated_env, tmp_path, netns=netns)
     _assert_round_trip(report)
     with capsys.disabled():
-        print(f"\n{mode} session ({'network namespace, ' if netns else ''}{report['processes']} processes "
-              f"traced): {_describe(report)}")  # fmt: skip
+        print(f"\n{mode} session ({report['processes']} processes traced): {_describe(report)}")
     # hybridcc, its proxy and claude all made (loopback) calls: the whole tree was recorded.
     assert report["processes"] >= 3, report["attempts"]
     assert report["attempts"] == [], _describe(report)
 
 
 def test_without_privacy_mode_claude_tries_to_reach_out(
-    claude_exe: str, isolated_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    netns: bool, claude_exe: str, isolated_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The recorder works: plain `claude` on the same proxy and model does try to leave the machine."""
-    if not netns_works():
-        # Without the namespace this run would really contact the internet, which tests never do.
-        msg = "needs `unshare -n` (root): without a loopback-only namespace this run would reach the internet"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
-    report = _drive("plain", claude_exe, isolated_env, tmp_path, netns=True)
+    report = _drive("plain", claude_exe, isolated_env, tmp_path, netns=netns)
     _assert_round_trip(report)
     with capsys.disabled():
-        print(f"\nwithout privacy mode (network namespace, {report['processes']} processes traced): "
-              f"{_describe(report)}")  # fmt: skip
+        print(f"\nwithout privacy mode ({report['processes']} processes traced): {_describe(report)}")
     assert report["attempts"], "plain claude made no attempt at all: is the recorder blind?"
+    assert report["dns_names"], "the DNS recorder heard nothing: is the namespace's resolver address on lo?"
 
 
 # --- the driver (runs inside the namespace) ---------------------------------------------------
@@ -221,7 +224,7 @@ def _interactive(argv: list[str], *, cwd: Path, strace: str, up: FakeUpstream) -
             deadline = time.monotonic() + timeout
             while not condition():
                 if time.monotonic() > deadline or (closed and exited()):
-                    raise TimeoutError(f"waiting for {what}; screen tail: {bytes(screen[-1500:])!r}")
+                    raise TimeoutError(f"screen tail: {bytes(screen[-1000:])!r}\ngave up waiting for {what}")
                 if closed:
                     time.sleep(0.05)  # the terminal is gone: poll for the exit status
                 elif select.select([fd], [], [], 0.2)[0]:
@@ -243,11 +246,13 @@ def _interactive(argv: list[str], *, cwd: Path, strace: str, up: FakeUpstream) -
             until(lambda: b"Bash." in screen[mark:], "the typed task on screen")
             os.write(fd, b"\r")
             until(answered, "the tool round trip")  # the screen redraws by difference: not greppable
-            for _ in range(2):  # the first Ctrl-C asks to press it again
+            for _ in range(6):  # the first Ctrl-C shows "Press Ctrl-C again to exit" for a moment
+                if exited():
+                    break
                 seen = len(screen)
                 os.write(fd, b"\x03")
                 with contextlib.suppress(TimeoutError):
-                    until(lambda seen=seen: exited() or b"again" in screen[seen:], "the exit hint", timeout=10)
+                    until(lambda seen=seen: exited() or b"Ctrl-C" in screen[seen:], "the exit hint", timeout=3)
             until(exited, "the session to end", timeout=60)
         finally:
             if not exited():

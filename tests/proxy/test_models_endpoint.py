@@ -70,23 +70,25 @@ def test_models_list_is_what_claude_code_reads(keys: dict[str, str], start_proxy
     # Every id survives both releases' filters, so nothing is silently dropped from the picker.
     assert all(FILTER_197.match(r["id"]) and FILTER_332.search(r["id"]) for r in rows)
     by_id = {r["id"]: r for r in rows}
-    assert [r["id"] for r in rows[:3]] == [
-        "anthropic:fo/big-model",
-        "anthropic:fo/huge-model",
-        "anthropic:fo/small-model",
-    ]
+    # The other profiles' models (the session's own are the tier rows), the default profile first;
+    # "private" shares fo/big-model, and the built-in local templates nobody set up are left out.
+    assert list(by_id) == ["anthropic:fa/fa-main", "anthropic:fa/fa-small", "anthropic:cloud/vendor/cloud-model"]
     assert by_id["anthropic:fa/fa-main"]["display_name"] == "fa · fa-main"
+    assert by_id["anthropic:fa/fa-main"]["description"] == "profile fa, main/big · fa/fa-main"
     assert by_id["anthropic:cloud/vendor/cloud-model"]["display_name"] == "cloud · cloud-model"
-    assert "profile fo (this session), main" in by_id["anthropic:fo/big-model"]["description"]
     assert all(len(r["description"]) <= 100 for r in rows)
-    assert len(by_id) == len(rows)  # profile "private" shares fo/big-model: listed once
 
 
 def test_local_only_session_lists_only_local_models(keys: dict[str, str], start_proxy: Start) -> None:
     proxy = start_proxy(config_text(extra=LOCAL_EXTRA))
     ids = [r["id"] for r in _models(proxy, "private")["data"]]
-    assert "anthropic:cloud/vendor/cloud-model" not in ids and "anthropic:fo/big-model" in ids
-    assert "anthropic:cloud/vendor/cloud-model" in [r["id"] for r in _models(proxy, "fo")["data"]]
+    assert ids == [
+        "anthropic:fo/huge-model",
+        "anthropic:fo/small-model",
+        "anthropic:fa/fa-main",
+        "anthropic:fa/fa-small",
+    ]
+    assert "anthropic:cloud/vendor/cloud-model" in [r["id"] for r in _models(proxy, "fa")["data"]]
 
 
 def test_picked_model_reaches_its_provider(keys: dict[str, str], start_proxy: Start, upstream: Up) -> None:
