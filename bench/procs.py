@@ -115,10 +115,15 @@ def hybridcc_config(upstream: int, dead: int) -> str:
     return text
 
 
-def start_hybridcc(upstream: int, dead: int = 0, keep_log: bool = False) -> Service:
-    """``python -m hybridcc.proxy`` (what the daemon runs) with HYBRIDCC_HOME in a temp dir."""
+def start_hybridcc(
+    upstream: int, dead: int = 0, keep_log: bool = False, *, name: str = "hybridcc", extra_config: str = ""
+) -> Service:
+    """``python -m hybridcc.proxy`` (what the daemon runs) with HYBRIDCC_HOME in a temp dir.
+
+    ``extra_config`` is appended to config.toml (e.g. ``[usage] enabled = false``); ``name`` labels
+    the service's column when two hybridcc proxies are compared."""
     home = Path(tempfile.mkdtemp(prefix="hcc-bench-"))
-    (home / "config.toml").write_text(hybridcc_config(upstream, dead or free_port()))
+    (home / "config.toml").write_text(hybridcc_config(upstream, dead or free_port()) + extra_config)
     token = "hcc-" + secrets.token_urlsafe(32)
     (home / "state").mkdir(mode=0o700)
     (home / "state" / "proxy.token").write_text(token + "\n")
@@ -134,7 +139,7 @@ def start_hybridcc(upstream: int, dead: int = 0, keep_log: bool = False) -> Serv
         stderr=subprocess.DEVNULL,
     )
     headers = {"content-type": "application/json", "x-api-key": token, "anthropic-version": "2023-06-01"}
-    service = Service("hybridcc", port, proc, headers, home=None if keep_log else home)
+    service = Service(name, port, proc, headers, home=None if keep_log else home)
     try:
         wait_healthy(f"http://127.0.0.1:{port}/health", proc)
     except BaseException:

@@ -6,6 +6,8 @@ proxy (``python -m hybridcc.proxy``) on 127.0.0.1, and claude-code-router 2.0.0 
 figure is a ratio from one run. The client (bench/client.py) parses every SSE event; TTFB is the first
 body byte; direct, hybridcc and ccr requests are interleaved (order rotated) so noise hits all alike.
 
+``--ledger-compare`` instead compares the proxy with and without its usage ledger in one run, and times
+the status line on a 100k-row ledger (see bench/ledger_bench.py).
 ``--profile FILE`` instead records the hybridcc proxy with py-spy while it streams (see bench/profile.py).
 """
 
@@ -214,7 +216,16 @@ def main() -> None:
     ap.add_argument("--startups", type=int, default=3, help="start-ups per proxy, median reported (default 3)")
     ap.add_argument("--no-ccr", action="store_true", help="leave claude-code-router out even when installed")
     ap.add_argument("--profile", metavar="FILE", help="py-spy the hybridcc proxy while streaming, write FILE")
+    ap.add_argument("--ledger-compare", action="store_true", help="hybridcc with vs without the usage ledger only")
+    ap.add_argument("--statusline-rows", type=int, default=100_000, help="ledger rows for the status-line timing")
+    ap.add_argument("--statusline-runs", type=int, default=30, help="status-line runs timed (default 30)")
     args = ap.parse_args()
+    if args.ledger_compare:
+        from bench.ledger_bench import run
+
+        print(f"usage ledger on vs off: {os.cpu_count()} cores, Python {sys.version.split()[0]}, n={args.n}\n")
+        print(run(args))
+        return
     if args.profile:
         from bench.profile import profile_streaming
 

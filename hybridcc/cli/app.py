@@ -68,7 +68,9 @@ def _register() -> None:
     from hybridcc.cli import route_cmds
 
     app.add_typer(route_cmds.app, name="route")
-    app.add_typer(__import__("hybridcc.cli.gateway_cmds", fromlist=["app"]).app, name="gateway")  # issue 18
+    from hybridcc.cli import gateway_cmds
+
+    app.add_typer(gateway_cmds.app, name="gateway")
 
     from hybridcc.cli import usage_cmds  # usage, cost, prices, statusline (issue 14)
 

@@ -59,12 +59,28 @@ class ProxyError(Exception):
         self.retryable = retryable
 
 
-def upstream_json(body: bytes, *, provider: str) -> Any:
-    """A provider's non-streaming answer as JSON, or a 502 naming the provider (never a traceback)."""
+def upstream_json(body: bytes, *, provider: str) -> dict[str, Any]:
+    """A provider's non-streaming answer as a JSON object, or a 502 naming the provider (never a
+    traceback). Not retried by Claude Code: asking again rarely mends a broken answer, and ten
+    retries with back-off are minutes of silence (issue 12 item 1)."""
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except ValueError as exc:
-        raise ProxyError(502, f"provider {provider} sent a response that is not JSON", "api_error") from exc
+        raise ProxyError(
+            502, f"provider {provider} sent a response that is not JSON", "api_error", retryable=False
+        ) from exc
+    if not isinstance(data, dict):
+        raise ProxyError(502, f"provider {provider} sent an unusable response", "api_error", retryable=False)
+    return data
+
+
+def answered_without_answer(provider: str, data: dict[str, Any], what: str) -> ProxyError:
+    """A 200 whose body is an error object, or has no answer in it: never a fake success."""
+    err = data.get("error")
+    detail = err.get("message") if isinstance(err, dict) else err
+    return ProxyError(
+        502, f"provider {provider} answered 200 without {what}: {detail or 'no details'}", "api_error", retryable=False
+    )
 
 
 def _extract_message(data: Any) -> str | None:

@@ -159,8 +159,10 @@ def client_error(call: Call, status: int, payload: bytes, resp: H1Response | Non
     after = resp.headers.get("retry-after") if resp is not None else None
     if after:
         headers.append((b"retry-after", after.encode("latin-1")))
-    if status == 429:
+    if status == 429 and after:
         return status, call.redactor.redact_bytes(payload), headers  # Claude Code honours retry-after
+    # A 429 with no retry-after (LiteLLM's rpm limit) falls through: Claude Code would retry it
+    # ten times with back-off; the user should see the limit at once.
     if status in (401, 403):
         # The user must learn which key was refused and where it comes from (issue 12 item 1).
         provider = call.route.provider

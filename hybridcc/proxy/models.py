@@ -115,10 +115,18 @@ def entries(config: Config, current: Profile, *, local_only: bool = False) -> li
 
 
 def models_list(config: Config, current: Profile, *, local_only: bool = False) -> dict[str, Any]:
-    """``GET /v1/models`` in Anthropic's list shape, plus the ``description`` Claude Code shows."""
+    """``GET /v1/models`` in Anthropic's list shape, plus the ``description`` Claude Code shows.
+
+    The session's own models come first under their plain names, for any client that lists
+    models; Claude Code's filter drops those (no "claude"/"anthropic" in them), so its picker
+    shows them once, as the tier rows, and the other profiles' models as picker ids.
+    """
+    held = dict(_slots(current))
+    own = [PickerEntry(m, label(current.provider, m), f"profile {current.name} (this session), {held[m]}",
+                       current.provider, m) for m in current.models()]  # fmt: skip
     data = [
         {"type": "model", "id": e.id, "display_name": e.label, "description": e.description, "created_at": _CREATED}
-        for e in entries(config, current, local_only=local_only)
+        for e in [*own, *entries(config, current, local_only=local_only)]
     ]
     return {
         "data": data,

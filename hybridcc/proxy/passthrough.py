@@ -17,7 +17,7 @@ from typing import Any, Final
 import httpx
 
 from hybridcc.proxy.asgi import Headers, Scope
-from hybridcc.proxy.errors import ProxyError, map_upstream_error, upstream_json
+from hybridcc.proxy.errors import answered_without_answer, map_upstream_error, upstream_json
 from hybridcc.proxy.exchange import Call
 from hybridcc.proxy.h1client import H1Response
 from hybridcc.proxy.record import RequestRecord
@@ -207,8 +207,8 @@ class PassthroughWire:
 
     def complete(self, call: Call, body: bytes) -> bytes:
         data = upstream_json(body, provider=call.route.provider.name)
-        if not isinstance(data, dict):
-            raise ProxyError(502, f"provider {call.route.provider.name} sent an unusable response", "api_error")
+        if data.get("type") != "message":
+            raise answered_without_answer(call.route.provider.name, data, "a message")
         call.record.take_usage(data.get("usage"))
         tools = _repair_tools(call)
         if tools:

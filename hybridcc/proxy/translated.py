@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from hybridcc.proxy.asgi import Headers, rate_limit_headers
-from hybridcc.proxy.errors import map_upstream_error, upstream_json
+from hybridcc.proxy.errors import answered_without_answer, map_upstream_error, upstream_json
 from hybridcc.proxy.estimate import estimate_input_tokens
 from hybridcc.proxy.exchange import Call
 from hybridcc.proxy.h1client import H1Response
@@ -61,6 +61,8 @@ class TranslatedWire:
 
     def complete(self, call: Call, body: bytes) -> bytes:
         data = upstream_json(body, provider=call.route.provider.name)
+        if not data.get("choices"):  # OpenRouter answers some upstream failures as a 200 {"error": …}
+            raise answered_without_answer(f"{call.route.provider.name} ({call.route.model})", data, "an answer")
         stops = call.body.get("stop_sequences") if isinstance(call.body.get("stop_sequences"), list) else None
         message = to_anthropic(data, model=call.route.model, names=self.names(call), stop_sequences=stops)
         tools = _repair_tools(call)

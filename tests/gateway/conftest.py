@@ -28,22 +28,6 @@ FAKE_LITELLM = Path(__file__).with_name("fake_litellm.py")
 FIGURE = "gateway_figure"  # a user property: measured figures, printed at the end of the run
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Until pyproject.toml lists it (the lead merges that), register the marker here.
-    config.addinivalue_line("markers", "gateway: real LiteLLM + Redis team-gateway tests (pytest -m gateway)")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The default run leaves the slow real-LiteLLM group to .ci/gateway (`-m gateway`)."""
-    if "gateway" in (config.getoption("markexpr", "") or ""):
-        return
-    keep = [i for i in items if i.get_closest_marker("gateway") is None]
-    dropped = [i for i in items if i.get_closest_marker("gateway") is not None]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     # Read from the reports: under xdist the tests ran in a worker, this runs in the controller.
     reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])]

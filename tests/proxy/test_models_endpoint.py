@@ -67,12 +67,19 @@ def test_models_list_is_what_claude_code_reads(keys: dict[str, str], start_proxy
     rows = data["data"]
     assert data["has_more"] is False and data["first_id"] == rows[0]["id"] and data["last_id"] == rows[-1]["id"]
     assert all(r["type"] == "model" and r["created_at"] for r in rows)
-    # Every id survives both releases' filters, so nothing is silently dropped from the picker.
-    assert all(FILTER_197.match(r["id"]) and FILTER_332.search(r["id"]) for r in rows)
     by_id = {r["id"]: r for r in rows}
-    # The other profiles' models (the session's own are the tier rows), the default profile first;
-    # "private" shares fo/big-model, and the built-in local templates nobody set up are left out.
-    assert list(by_id) == ["anthropic:fa/fa-main", "anthropic:fa/fa-small", "anthropic:cloud/vendor/cloud-model"]
+    # The session's own models under their plain names (any client may list them; Claude Code's
+    # filter drops them, its tier rows show them), then the other profiles' models as picker ids,
+    # the default profile first; "private" shares fo/big-model, and the built-in local templates
+    # nobody set up are left out.
+    assert list(by_id) == ["big-model", "small-model", "huge-model", "anthropic:fa/fa-main", "anthropic:fa/fa-small",
+                           "anthropic:cloud/vendor/cloud-model"]  # fmt: skip
+    assert by_id["small-model"]["display_name"] == "fo · small-model"
+    assert by_id["big-model"]["description"] == "profile fo (this session), main"
+    # Every other id survives both releases' filters, so nothing is silently dropped from the picker.
+    own = ("big-model", "small-model", "huge-model")
+    assert all(FILTER_197.match(i) and FILTER_332.search(i) for i in by_id if i not in own)
+    assert not any(FILTER_332.search(i) for i in own)
     assert by_id["anthropic:fa/fa-main"]["display_name"] == "fa · fa-main"
     assert by_id["anthropic:fa/fa-main"]["description"] == "profile fa, main/big · fa/fa-main"
     assert by_id["anthropic:cloud/vendor/cloud-model"]["display_name"] == "cloud · cloud-model"
@@ -83,6 +90,7 @@ def test_local_only_session_lists_only_local_models(keys: dict[str, str], start_
     proxy = start_proxy(config_text(extra=LOCAL_EXTRA))
     ids = [r["id"] for r in _models(proxy, "private")["data"]]
     assert ids == [
+        "big-model",
         "anthropic:fo/huge-model",
         "anthropic:fo/small-model",
         "anthropic:fa/fa-main",

@@ -109,7 +109,7 @@ def test_models_list(keys: dict[str, str], start_proxy: Start) -> None:
     data = httpx.get(proxy.url + "/p/fo/v1/models?limit=1000", headers={"x-api-key": proxy.token}).json()
     ids = [m["id"] for m in data["data"]]
     assert ids[:3] == ["big-model", "small-model", "huge-model"]
-    assert "fa/fa-main" in ids and data["has_more"] is False and data["data"][0]["type"] == "model"
+    assert "anthropic:fa/fa-main" in ids and data["has_more"] is False and data["data"][0]["type"] == "model"
 
 
 def test_count_tokens_local_estimate(keys: dict[str, str], start_proxy: Start) -> None:
@@ -215,7 +215,10 @@ def test_rate_limit_keeps_retry_after(keys: dict[str, str], start_proxy: Start, 
 
 def test_anthropic_shaped_error_passes_unchanged(keys: dict[str, str], start_proxy: Start, upstream: Up) -> None:
     # Claude Code acts on these bodies (it compacts on "prompt is too long"): byte for byte.
-    body = {"type": "error", "error": {"type": "invalid_request_error", "message": "prompt is too long: 9 tokens > 5 maximum"}}
+    body = {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": "prompt is too long: 9 tokens > 5 maximum"},
+    }
     up = upstream(lambda r: error_reply(400, body))
     proxy = start_proxy(config_text(anthropic_url=up.url), default_profile="fa")
     r = proxy.post("/v1/messages", {**MSG, "stream": True})
@@ -243,11 +246,7 @@ def test_unreachable_upstream_is_503_naming_provider_and_url(keys: dict[str, str
             r = proxy.post(f"/p/{profile}/v1/messages", {**MSG, "stream": stream})
             assert r.status_code == 503 and r.headers["x-should-retry"] == "false", (profile, stream)
             msg = r.json()["error"]
-            assert (
-                msg["type"] == "api_error"
-                and f"127.0.0.1:{dead}" in msg["message"]
-                and profile in msg["message"]
-            )
+            assert msg["type"] == "api_error" and f"127.0.0.1:{dead}" in msg["message"] and profile in msg["message"]
 
 
 def test_failure_after_first_byte_is_event_error(keys: dict[str, str], start_proxy: Start, upstream: Up) -> None:

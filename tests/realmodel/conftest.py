@@ -175,10 +175,14 @@ def llama_tiny(llama_paths: LlamaPaths, tmp_path_factory: pytest.TempPathFactory
         yield server
 
 
-def realmodel_config(server: LlamaServer, *, tool_repair: bool | None = None, max_output: int = 256) -> None:
+def realmodel_config(
+    server: LlamaServer, *, tool_repair: bool | None = None, max_output: int = 256, context_window: int | None = None
+) -> None:
     """Profiles ``local-openai`` (/v1/chat/completions) and ``local-anthropic`` (/v1/messages),
-    both on ``server`` with no key, as a user of the llamacpp template would write them."""
+    both on ``server`` with no key, as a user of the llamacpp template would write them.
+    ``context_window``: the profile claims it (else hybridcc asks the server's /props)."""
     repair = "" if tool_repair is None else f"tool_repair = {'true' if tool_repair else 'false'}\n"
+    window = f"context_window = {context_window}\n" if context_window else ""
     write_config(f"""
 [proxy]
 port = 0
@@ -196,8 +200,8 @@ timeout = 600.0
 provider = "local-openai"
 model = "{ALIAS}"
 max_output_tokens = {max_output}
-[profiles.local-anthropic]
+{window}[profiles.local-anthropic]
 provider = "local-anthropic"
 model = "{ALIAS}"
 max_output_tokens = {max_output}
-""")
+{window}""")

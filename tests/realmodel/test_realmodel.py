@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from hybridcc import paths
 from tests.e2e.conftest import ClaudeRun
 from tests.realmodel.conftest import TINY_CTX, LlamaServer, realmodel_config
 
@@ -33,15 +34,22 @@ def _blocks(run: ClaudeRun, role: str) -> list[dict[str, Any]]:
     return out
 
 
-def _requests_served(server: LlamaServer, path: str) -> int:
-    return server.log_text().count(f"POST {path}")
+def _tasks(server: LlamaServer) -> int:
+    """Requests the server worked on (its log names each task; request paths are not logged)."""
+    return server.log_text().count("processing task")
+
+
+def _records() -> list[dict[str, Any]]:
+    """The proxy's request log: one record per request, with the wire it spoke upstream."""
+    path = paths.request_log_file()
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_prompt_answered(profile: str, llama: LlamaServer, run_claude: Run) -> None:
     realmodel_config(llama)
-    path = "/v1/chat/completions" if profile == "local-openai" else "/v1/messages"
-    before = _requests_served(llama, path)
+    before = _tasks(llama)
     res = run_claude(profile, ["-p", "What is 2 + 2? Answer with one number.", *SHORT], timeout=240)
     assert res.code == 0, res.output[-3000:]
     result = res.result
@@ -50,7 +58,11 @@ def test_prompt_answered(profile: str, llama: LlamaServer, run_claude: Run) -> N
     assert [b for b in _blocks(res, "assistant") if b.get("type") == "text"], res.events
     usage = result["usage"]
     assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0, usage
-    assert _requests_served(llama, path) > before, "the request did not reach llama-server on the expected endpoint"
+    assert _tasks(llama) > before, "llama-server did no work"
+    wire = "openai" if profile == "local-openai" else "anthropic"
+    served = [r for r in _records() if r["path"] == "/v1/messages" and r.get("provider") == profile]
+    assert served and all(r["wire"] == wire and r["upstream_status"] == 200 for r in served), served
+    assert served[-1]["input_tokens"] > 0, served[-1]
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 3])
@@ -74,14 +86,32 @@ def test_bash_round_trip_through_repair(profile: str, attempt: int, llama: Llama
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_context_overflow_is_reported_as_prompt_too_long(
+def test_overflow_from_the_server_reaches_claude_as_prompt_too_long(
     profile: str, llama_tiny: LlamaServer, run_claude: Run
 ) -> None:
+    """The profile claims a large window, so Claude Code sends its ~1.5k-token prompt to a server
+    with 512: llama.cpp answers 400 ``exceed_context_size_error``, hybridcc rewrites it to
+    ``prompt is too long: N tokens > 512 maximum`` and Claude Code recognises an overflow (it tries
+    to compact, cannot for a single exchange, and says so) instead of retrying or showing a raw 400."""
+    realmodel_config(llama_tiny, context_window=200_000)
+    res = run_claude(profile, ["-p", "Say hello.", *SHORT], timeout=120)
+    served = [r for r in _records() if r["path"] == "/v1/messages" and r.get("provider") == profile]
+    assert len(served) == 1 and served[0]["upstream_status"] == 400 and served[0]["status"] == 400, served
+    result = res.result
+    assert result.get("terminal_reason") == "prompt_too_long", result
+    assert result["result"].startswith("Prompt is too long") and f"(limit {TINY_CTX})" in result["result"], result
+    assert result.get("api_error_status") == 400, result
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_small_window_from_props_makes_claude_compact_first(
+    profile: str, llama_tiny: LlamaServer, run_claude: Run
+) -> None:
+    """Without a profile window hybridcc reads n_ctx from /props and tells Claude Code: it knows
+    before sending that the prompt does not fit, tries to compact, and reports the overflow; the
+    server never gets the request."""
     realmodel_config(llama_tiny)
-    res = run_claude(profile, ["-p", "Say hello.", *SHORT], timeout=240)
-    assert "exceed_context_size_error" in llama_tiny.log_text() or "exceeds the available context" in (
-        llama_tiny.log_text()
-    )
-    assert res.result["is_error"] is True, res.result
-    assert "prompt is too long" in json.dumps(res.events).lower(), res.output[-3000:]
-    assert f"> {TINY_CTX}" in json.dumps(res.events), res.output[-3000:]
+    res = run_claude(profile, ["-p", "Say hello.", *SHORT], timeout=120)
+    assert any(e.get("type") == "system" and e.get("status") == "compacting" for e in res.events), res.events
+    assert res.result["result"].startswith("Prompt is too long"), res.result
+    assert not [r for r in _records() if r["path"] == "/v1/messages"], _records()
