@@ -73,6 +73,21 @@ def service_log_file(service: str) -> Path:
     return log_dir() / f"{service}.log"
 
 
+def gateway_config_file() -> Path:
+    """The LiteLLM proxy config `gateway config` writes and `gateway start` reads by default."""
+    return config_dir() / "gateway" / "litellm.yaml"
+
+
+def gateway_master_key_file() -> Path:
+    """The generated gateway master key (0600) when ``$LITELLM_MASTER_KEY`` is not set."""
+    return state_dir() / "gateway" / "master.key"
+
+
+def gateway_key_file(user: str) -> Path:
+    """Where `gateway key create --user NAME` keeps the new virtual key (0600)."""
+    return state_dir() / "gateway" / "keys" / f"{user}.key"
+
+
 def request_log_file() -> Path:
     """One JSON line per proxied request (token counts, latency); never holds a secret."""
     return log_dir() / "requests.jsonl"

@@ -32,14 +32,15 @@ def config_(
 
     Keys stay in the environment (os.environ/VAR references); the master key is $LITELLM_MASTER_KEY.
     """
+    from hybridcc import paths
     from hybridcc.config import load_config
     from hybridcc.config.load import get_profile
-    from hybridcc.gateway import litellm_config, locations
+    from hybridcc.gateway import litellm_config
 
     config = load_config()
     chosen = [get_profile(config, name) for name in (profiles or [config.default_profile])]
     options = litellm_config.GatewayOptions(redis_url=redis, redis_password_env=redis_password_env, rpm=rpm)
-    path = None if stdout else (out or locations.config_file())
+    path = None if stdout else (out or paths.gateway_config_file())
     text = litellm_config.generate(config, chosen, options, path=path)
     if path is None:
         render.out.print(text, markup=False, end="")
@@ -60,11 +61,12 @@ def start(
     timeout: float = typer.Option(240.0, "--timeout", min=1, help="Seconds to wait for each health probe."),
 ) -> None:
     """Start LiteLLM instances in the background; returns once each answers its health probe."""
+    from hybridcc import paths
     from hybridcc.config import load_config
-    from hybridcc.gateway import locations, supervise
+    from hybridcc.gateway import supervise
 
     started = supervise.start(
-        config=load_config(), config_path=config_file or locations.config_file(), instances=instances, host=host,
+        config=load_config(), config_path=config_file or paths.gateway_config_file(), instances=instances, host=host,
         port=port, litellm=litellm, timeout=timeout,
     )  # fmt: skip
     for inst in started:

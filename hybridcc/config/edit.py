@@ -57,7 +57,7 @@ def write_config_text(path: Path, data: str | bytes, *, mode: int | None = None,
         raise write_error(path, exc) from exc
 
 
-def _load_doc(path: Path) -> tomlkit.TOMLDocument:
+def load_doc(path: Path) -> tomlkit.TOMLDocument:
     read_user_data(path)  # raises a precise ConfigError on a broken file
     try:
         return tomlkit.parse(path.read_text(encoding="utf-8"))
@@ -87,7 +87,7 @@ def save_text(path: Path, text: str) -> None:
     write_config_text(path, text, mode=mode, backup=True)
 
 
-def _table(doc: tomlkit.TOMLDocument, key: str) -> Table:
+def config_table(doc: tomlkit.TOMLDocument, key: str) -> Table:
     if key not in doc:
         doc.add(key, tomlkit.table(is_super_table=True))
     item = doc[key]
@@ -115,9 +115,9 @@ def add_profile(
 ) -> Path:
     """Create ``[providers.NAME]`` and ``[profiles.NAME]`` in the user's file."""
     path = path or paths.config_file()
-    doc = _load_doc(path)
-    providers = _table(doc, "providers")
-    profiles = _table(doc, "profiles")
+    doc = load_doc(path)
+    providers = config_table(doc, "providers")
+    profiles = config_table(doc, "profiles")
     if not force and (name in providers or name in profiles):
         raise ConfigError(
             f'a profile or provider named "{name}" is already in {path}',
@@ -149,7 +149,7 @@ def add_profile(
 def remove_profile(name: str, *, path: Path | None = None) -> Path:
     """Remove ``[profiles.NAME]``, and its provider when no other profile uses it."""
     path = path or paths.config_file()
-    doc = _load_doc(path)
+    doc = load_doc(path)
     profiles = doc.get("profiles")
     if not isinstance(profiles, Table) or name not in profiles:
         if name in BUILTIN["profiles"]:
@@ -178,7 +178,7 @@ def remove_profile(name: str, *, path: Path | None = None) -> Path:
 
 def set_default(name: str, *, path: Path | None = None) -> Path:
     path = path or paths.config_file()
-    doc = _load_doc(path)
+    doc = load_doc(path)
     doc["default_profile"] = name
     save_text(path, tomlkit.dumps(doc))
     return path

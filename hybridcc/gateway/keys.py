@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from hybridcc import httpprobe
+from hybridcc import httpprobe, paths
 from hybridcc.errors import AuthError, ServiceError, UsageError
 from hybridcc.fsutil import atomic_write
-from hybridcc.gateway import locations
 
 GENERATE_PATH: Final = "/key/generate"
 DB_HINT: Final = (
@@ -90,7 +89,7 @@ def create_key(
         key = str(data["key"])
     except (ValueError, KeyError, TypeError) as exc:
         raise ServiceError(f"the gateway at {url} answered {GENERATE_PATH} without a key") from exc
-    path = out or locations.key_file(user)
+    path = out or paths.gateway_key_file(user)
     atomic_write(path, key + "\n", mode=0o600)
     return CreatedKey(
         user=user, path=path, budget=data.get("max_budget", budget), alias=data.get("key_alias"),

@@ -19,14 +19,13 @@ from typing import Final
 
 import psutil
 
-from hybridcc import httpprobe
+from hybridcc import httpprobe, paths
 from hybridcc.config.schema import Config
 from hybridcc.errors import AuthError, ConfigError, MissingToolError, ServiceError, UsageError
 from hybridcc.fsutil import atomic_write, file_lock
-from hybridcc.gateway import locations
 from hybridcc.gateway.litellm_config import DOCUMENTED_DEFAULT_KEY, MASTER_KEY_ENV, OFFLINE_ENV, key_env, referenced_env
 from hybridcc.providers import resolve_key
-from hybridcc.services.ports import port_owner_hint
+from hybridcc.services.ports import check_port_free
 from hybridcc.services.process import create_time, is_same_process, spawn_detached, stop_pid, tail
 from hybridcc.services.state import ServiceState, clear_state, load_state, write_state
 
@@ -39,6 +38,12 @@ INSTALL_HINT: Final = (
     "install LiteLLM in a venv of its own (`python3 -m venv ~/.litellm && ~/.litellm/bin/pip install "
     "'litellm[proxy]'`, or scripts/ci-gateway), then pass --litellm PATH or set HYBRIDCC_LITELLM"
 )
+
+SERVICE_PREFIX = "gateway-"  # service state records gateway-0, gateway-1… (one per instance)
+
+
+def service_name(index: int) -> str:
+    return f"{SERVICE_PREFIX}{index}"
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ def master_key(*, create: bool = True) -> str:
     value = os.environ.get(MASTER_KEY_ENV, "").strip()
     where = f"${MASTER_KEY_ENV}"
     if not value:
-        path = locations.master_key_file()
+        path = paths.gateway_master_key_file()
         try:
             value = path.read_text(encoding="utf-8").strip()
             where = str(path)
@@ -139,7 +144,7 @@ def _rss_mb(pid: int) -> float | None:
 def _records() -> list[tuple[int, ServiceState]]:
     out = []
     for index in range(MAX_INSTANCES):
-        state, _problem = load_state(locations.service_name(index))
+        state, _problem = load_state(service_name(index))
         if state is not None:
             out.append((index, state))
     return out
@@ -166,13 +171,13 @@ def _stop_one(index: int, state: ServiceState, timeout: float) -> bool:
         stopped = stop_pid(state.pid, state.create_time, timeout=timeout)
         for child in children:  # a worker left behind would keep the port
             stop_pid(child.pid, None, timeout=2)
-    clear_state(locations.service_name(index))
+    clear_state(service_name(index))
     return stopped
 
 
 def stop(*, timeout: float = 10.0) -> list[int]:
     """Stop every recorded instance (TERM, wait, KILL); the indexes that were running."""
-    with file_lock(locations.lock_file()):
+    with file_lock(paths.service_lock_file("gateway")):
         return [index for index, state in _records() if _stop_one(index, state, timeout)]
 
 
@@ -184,12 +189,12 @@ class _Spawned:
 
 
 def _spawn(index: int, argv: list[str], env: dict[str, str], host: str, port: int, config_path: Path) -> _Spawned:
-    log = locations.log_file(index)
+    log = paths.service_log_file(service_name(index))
     proc = spawn_detached(argv, env=env, log_path=log)
     # No cmdline in the record: read now it may still be ours (before exec) or a wrapper's
     # (a shell script that execs python); pid + create time identify the process.
     state = ServiceState(
-        service=locations.service_name(index), pid=proc.pid, create_time=create_time(proc.pid) or time.time(),
+        service=service_name(index), pid=proc.pid, create_time=create_time(proc.pid) or time.time(),
         host=host, port=port, version="", started_at=time.time(), owner="user",
         extra={"config": str(config_path), "litellm": argv[0]},
     )  # fmt: skip
@@ -206,17 +211,7 @@ def _free_port(host: str) -> int:
 
 
 def _check_port(host: str, port: int) -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            raise ServiceError(
-                f"port {port} on {host} is in use{port_owner_hint(port) or ' by another program'}",
-                hint="pass --port N (instance i gets N+i), or --port 0 for free ports",
-            ) from exc
+    check_port_free(host, port, hint="pass --port N (instance i gets N+i), or --port 0 for free ports")
 
 
 def start(
@@ -243,7 +238,7 @@ def start(
         ) from exc
     exe = find_litellm(litellm)
     child_env = _instance_env(config, text, os.environ if env is None else env)
-    with file_lock(locations.lock_file()):
+    with file_lock(paths.service_lock_file("gateway")):
         current = {i.index: i for i in status()}
         spawned: list[_Spawned] = []
         try:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import tomlkit
 
 from hybridcc import httpprobe, paths
-from hybridcc.config.edit import _load_doc, _table, save_text
+from hybridcc.config.edit import config_table, load_doc, save_text
 from hybridcc.config.schema import Config
 from hybridcc.errors import ConfigError, UsageError
 
@@ -74,8 +74,8 @@ def add_gateway_profile(
     if not urls:
         raise UsageError("--gateway: at least one URL")
     path = path or paths.config_file()
-    doc = _load_doc(path)
-    providers, profiles = _table(doc, "providers"), _table(doc, "profiles")
+    doc = load_doc(path)
+    providers, profiles = config_table(doc, "providers"), config_table(doc, "profiles")
     companions = companion_names(name, len(urls))
     names = [name, *companions]
     taken = [n for n in names if n in providers or n in profiles]

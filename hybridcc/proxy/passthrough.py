@@ -6,6 +6,13 @@ parsed on the side (usage, and to refuse malformed JSON before it reaches the cl
 item 8), and a stream that ends without ``message_stop`` or an ``event: error`` gets one
 (item 6). Events are cut at blank lines on the bytes: a UTF-8 sequence never contains CR or LF,
 so a complete event is complete text.
+
+Sessions across providers (issue 13): every thinking signature the provider writes reaches
+Claude Code tagged with that provider (``hcc1.<tag>.<original>``, anthropic_body.tag_signature),
+in ``signature_delta`` events, thinking blocks opened with their signature and non-streamed
+answers; Claude Code keeps it opaque in the transcript and sends it back, and ``prepare_body``
+restores the original for the provider that wrote it and drops it for any other. Only the events
+that carry a signature are re-encoded; every other event is relayed byte for byte.
 """
 
 from __future__ import annotations
@@ -22,7 +29,14 @@ from hybridcc.proxy.exchange import Call
 from hybridcc.proxy.h1client import H1Response
 from hybridcc.proxy.record import RequestRecord
 from hybridcc.proxy.sse import SSEDecoder
-from hybridcc.proxy.translate.anthropic_body import resolve_tool_search, strip_foreign_thinking
+from hybridcc.proxy.translate.anthropic_body import (
+    provider_tag,
+    resolve_tool_search,
+    strip_foreign_thinking,
+    tag_block,
+    tag_message,
+    tag_signature,
+)
 from hybridcc.proxy.translate.openai_stream import StreamError
 from hybridcc.proxy.translate.repair import offered_tools, repair_message, tool_repair_enabled
 from hybridcc.proxy.translate.repair_sse import AnthropicStreamRepair
@@ -57,13 +71,18 @@ def prepare_body(call: Call) -> dict[str, Any]:
                 out[key] = _strip_cache_control(out[key])
     # Thinking blocks signed by another provider are refused ("Invalid signature in thinking
     # block") after a `/model` switch or a resume elsewhere (issue 13): drop what this provider did
-    # not write. Without tool search, ToolSearch's tool_reference results become text and only the
-    # tools they loaded are offered.
+    # not write, unwrap what it did. Without tool search, ToolSearch's tool_reference results
+    # become text and only the tools they loaded are offered.
     q = route.quirks
-    out = strip_foreign_thinking(out, keep=q.keep_thinking, require_signature=q.signed_thinking)
+    out = strip_foreign_thinking(out, keep=q.keep_thinking, require_signature=q.signed_thinking, tag=route_tag(call))
     if not q.tool_search:
         out = resolve_tool_search(out)
     return out
+
+
+def route_tag(call: Call) -> str:
+    """The tag of the provider this call goes to (see anthropic_body.provider_tag)."""
+    return provider_tag(call.route.provider.name, call.route.base_url)
 
 
 def headers_for(call: Call, *, stream: bool) -> dict[str, str]:
@@ -87,9 +106,10 @@ def auth_header(style: str, key: str) -> dict[str, str]:
 class AnthropicStream:
     """Upstream Anthropic SSE bytes in, the same bytes out, whole validated events at a time."""
 
-    def __init__(self, record: RequestRecord, *, provider: str) -> None:
+    def __init__(self, record: RequestRecord, *, provider: str, tag: str | None = None) -> None:
         self._record = record
         self._provider = provider
+        self._tag = tag  # signatures are tagged with it (None: relayed untouched)
         self._buf = b""
         self.finished = False  # message_stop or an error event relayed
         self.malformed = 0
@@ -107,22 +127,30 @@ class AnthropicStream:
         if not cuts:
             self._buf = buf
             return b""
-        last = cuts[-1]
-        self._buf = buf[last:]
+        self._buf = buf[cuts[-1] :]
         begin = 0
+        out: list[bytes] | None = None  # set from the first rewritten event on; else one slice
         for end in cuts:
+            event = buf[begin:end]
             try:
-                self._check(buf[begin:end])
+                new = self._check(event)
             except StreamError as exc:
-                exc.partial = buf[:begin]  # the whole events before the bad one still reach the client
+                # the whole events before the bad one still reach the client
+                exc.partial = buf[:begin] if out is None else b"".join(out)
                 raise
+            if new is not None and out is None:
+                out = [buf[:begin]]
+            if out is not None:
+                out.append(event if new is None else new)
             begin = end
             if self.finished:
                 self._buf = b""
-                return buf[:end]
-        return buf[:last]
+                break
+        return buf[:begin] if out is None else b"".join(out)
 
-    def _check(self, event: bytes) -> None:
+    def _check(self, event: bytes) -> bytes | None:
+        """Validate one event and take what the record needs; the event re-encoded when its
+        signature was tagged, else None (relay the bytes as they are)."""
         name = b""
         data: list[bytes] = []
         for line in event.splitlines():
@@ -131,7 +159,7 @@ class AnthropicStream:
             elif line.startswith(b"event:"):
                 name = line[6:].strip()
         if not data:
-            return  # a comment or keep-alive
+            return None  # a comment or keep-alive
         try:
             payload = json.loads(b"\n".join(data))
         except ValueError:
@@ -148,13 +176,39 @@ class AnthropicStream:
         elif name == b"error":
             self.finished = True
             self._record.error = str(payload)[:300]
+        if self._tag is not None and (b"signature" in event or b"redacted_thinking" in event):
+            tagged = self._tagged(payload)
+            if tagged is not None:
+                head = b"event: " + name + b"\n" if name else b""
+                return head + b"data: " + json.dumps(tagged, ensure_ascii=False).encode() + b"\n\n"
+        return None
+
+    def _tagged(self, payload: Any) -> dict[str, Any] | None:
+        """``payload`` with the signature it carries tagged; None when it carries none."""
+        if not isinstance(payload, dict) or self._tag is None:
+            return None
+        kind = payload.get("type")
+        if kind == "content_block_delta":
+            delta = payload.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "signature_delta":
+                sig = delta.get("signature")
+                # Claude Code sets (not appends) a block's signature from each signature_delta,
+                # so each one is tagged whole.
+                if isinstance(sig, str) and sig:
+                    return {**payload, "delta": {**delta, "signature": tag_signature(self._tag, sig)}}
+        elif kind == "content_block_start":
+            block = payload.get("content_block")
+            tagged = tag_block(block, self._tag)
+            if tagged is not block:
+                return {**payload, "content_block": tagged}
+        return None
 
     def end(self) -> bytes:
         rest, self._buf = self._buf, b""
         if rest.strip():
-            self._check(rest)  # an event the provider ended without a blank line after
+            new = self._check(rest)  # an event the provider ended without a blank line after
             if self.finished:
-                return rest + b"\n\n"
+                return new if new is not None else rest + b"\n\n"
         if not self.finished:
             raise StreamError(
                 "api_error",
@@ -167,8 +221,8 @@ class RepairingAnthropicStream(AnthropicStream):
     """For a local Anthropic-wire server whose model writes tool calls as text (issue 17): the
     validated events are decoded and re-encoded by H7's repair instead of relayed byte for byte."""
 
-    def __init__(self, record: RequestRecord, *, provider: str, tools: Any) -> None:
-        super().__init__(record, provider=provider)
+    def __init__(self, record: RequestRecord, *, provider: str, tools: Any, tag: str | None = None) -> None:
+        super().__init__(record, provider=provider, tag=tag)
         self._repair = AnthropicStreamRepair(tools)
         self._decoder = SSEDecoder()
 
@@ -210,19 +264,21 @@ class PassthroughWire:
         if data.get("type") != "message":
             raise answered_without_answer(call.route.provider.name, data, "a message")
         call.record.take_usage(data.get("usage"))
+        out: dict[str, Any] | None = tag_message(data, route_tag(call))
         tools = _repair_tools(call)
         if tools:
-            repaired, count = repair_message(data, tools)
+            repaired, count = repair_message(out or data, tools)
             if count:
                 call.record.repaired_tool_calls = count
-                return json.dumps(repaired).encode()
-        return body  # unchanged bytes
+                out = repaired
+        return body if out is None else json.dumps(out, ensure_ascii=False).encode()  # else unchanged bytes
 
     def codec(self, call: Call) -> AnthropicStream:
         tools = _repair_tools(call)
+        name, tag = call.route.provider.name, route_tag(call)
         if tools:
-            return RepairingAnthropicStream(call.record, provider=call.route.provider.name, tools=tools)
-        return AnthropicStream(call.record, provider=call.route.provider.name)
+            return RepairingAnthropicStream(call.record, provider=name, tools=tools, tag=tag)
+        return AnthropicStream(call.record, provider=name, tag=tag)
 
     def response_headers(self, call: Call, resp: H1Response | None) -> Headers:
         if resp is None:

@@ -29,7 +29,7 @@ from hybridcc.fsutil import file_lock
 from hybridcc.proxy_token import ensure_token, read_token
 from hybridcc.services import leases
 from hybridcc.services import proxy_probe as find
-from hybridcc.services.ports import port_owner_hint
+from hybridcc.services.ports import check_port_free, port_owner_hint
 from hybridcc.services.process import create_time, is_gone, is_same_process, spawn_detached, stop_pid, tail
 from hybridcc.services.state import ServiceState, clear_state, load_state, report_repair, write_state
 
@@ -159,15 +159,9 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def _check_port(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            raise ServiceError(
-                f"port {port} on {host} is in use{port_owner_hint(port) or ' by another program'}",
-                hint="pass --port N, or set `port = 0` under [proxy] in config.toml for a free port chosen at start",
-            ) from exc
+    check_port_free(
+        host, port, hint="pass --port N, or set `port = 0` under [proxy] in config.toml for a free port chosen at start"
+    )
 
 
 def _spawn(config: Config, host: str, port: int, owner: str, *, allow_remote: bool = False) -> ServiceState:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
+from hybridcc import paths
 from hybridcc.config import load_config
 from hybridcc.gateway import litellm_config as lc
-from hybridcc.gateway import locations
 from tests.conftest import CliResult, write_config
 
 CONFIG = """
@@ -42,7 +42,7 @@ def test_config_maps_profiles_and_never_inlines_a_key(cli: Callable[..., CliResu
     write_config(CONFIG)
     res = cli("gateway", "config", "-P", "oa", "-P", "an")
     assert res.code == 0, res.err
-    path = locations.config_file()
+    path = paths.gateway_config_file()
     text = path.read_text()
     assert "SECRET" not in text and "SECRET" not in res.out + res.err
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -74,7 +74,7 @@ def test_default_profile_redis_and_rpm(cli: Callable[..., CliResult]) -> None:
         "routing_strategy": "usage-based-routing-v2", "num_retries": 0, "redis_host": "127.0.0.1",
         "redis_port": 6390, "redis_password": "os.environ/RPW", "enable_pre_call_checks": True,
     }  # fmt: skip
-    assert not locations.config_file().exists()
+    assert not paths.gateway_config_file().exists()
     assert lc.referenced_env(res.out) == ["UP_KEY", "RPW", "LITELLM_MASTER_KEY"]
 
 

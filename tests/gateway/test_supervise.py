@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hybridcc.gateway import locations, supervise
+from hybridcc import paths
+from hybridcc.gateway import supervise
 from tests.conftest import CliResult, write_config
 
 CONFIG = """
@@ -39,7 +40,7 @@ def gateway_config(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FAKE_KEY", "sk-fake-upstream-key")
     res = cli("gateway", "config", "-P", "fake", "-P", "cmd")
     assert res.code == 0, res.err
-    return locations.config_file()
+    return paths.gateway_config_file()
 
 
 def _status(cli: Cli) -> tuple[int, list[dict[str, object]]]:
@@ -59,7 +60,7 @@ def test_start_status_key_stop(cli: Cli, gateway_config: Path, fake_litellm: str
         # Offline start, the provider key and the command's key in the env, the master key never in argv.
         assert env == {"LITELLM_LOCAL_MODEL_COST_MAP": True, "FAKE_KEY": True, "HYBRIDCC_GATEWAY_KEY_CMDPROV": True,
                        "master_key_ok": True, "argv_has_secret": False}  # fmt: skip
-        master = locations.master_key_file()
+        master = paths.gateway_master_key_file()
         assert stat.S_IMODE(master.stat().st_mode) == 0o600
         # A second start keeps the healthy instances.
         again = cli("gateway", "start", "--instances", "2", "--port", "0", "--litellm", fake_litellm)
@@ -67,7 +68,7 @@ def test_start_status_key_stop(cli: Cli, gateway_config: Path, fake_litellm: str
 
         made = cli("gateway", "key", "create", "--user", "alice", "--budget", "0.5")
         assert made.code == 0, made.err
-        key_file = locations.key_file("alice")
+        key_file = paths.gateway_key_file("alice")
         key = key_file.read_text().strip()
         assert key.startswith("sk-virtual-") and stat.S_IMODE(key_file.stat().st_mode) == 0o600
         assert key not in made.out + made.err and "$0.5" in made.err and str(key_file) in made.err
@@ -87,7 +88,7 @@ def test_key_create_without_database_or_with_a_wrong_master_key(
         url = str(_status(cli)[1][0]["url"])
         res = cli("gateway", "key", "create", "--user", "bob")
         assert res.code == 6 and "DB not connected" in res.err and "PostgreSQL" in res.err
-        assert not locations.key_file("bob").exists()
+        assert not paths.gateway_key_file("bob").exists()
         monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-not-the-gateways-master-key")
         res = cli("gateway", "key", "create", "--user", "bob", "--url", url)
         assert res.code == 5 and "refused the master key" in res.err and "sk-not-the" not in res.err

@@ -2,7 +2,10 @@
 
 - Sessions across providers: thinking blocks carry a signature only the provider that wrote
   them can verify; another provider answers "Invalid signature in thinking block" or chokes on
-  ``redacted_thinking``. :func:`strip_foreign_thinking` drops them where they cannot go.
+  ``redacted_thinking``. On passthrough the proxy tags what a provider signs with that provider
+  (:func:`tag_signature`, ``hcc1.<tag>.<original>``), and :func:`strip_foreign_thinking` drops
+  what the target cannot take: blocks tagged for another provider, and by the quirks rules the
+  untagged ones (sessions recorded before tagging, or without hybridcc).
 - ToolSearch (Claude Code 2.1.33x): deferred tools (``defer_loading: true``) stay hidden until a
   ``tool_result`` names them in ``{"type": "tool_reference", "tool_name": …}`` blocks; Anthropic
   expands those server-side. For a provider without that feature, :func:`resolve_tool_search`
@@ -13,12 +16,65 @@ Nothing here mutates its input: changed containers are copied, untouched ones ar
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Final
 
+from hybridcc.proxy.redact import strip_userinfo
+
 THINKING_TYPES: Final = frozenset({"thinking", "redacted_thinking"})
+# Where each thinking type keeps what only its writer can verify.
+_SEALED: Final = {"thinking": "signature", "redacted_thinking": "data"}
+TAG_PREFIX: Final = "hcc1."
 
 
-def strip_foreign_thinking(body: dict[str, Any], *, keep: bool, require_signature: bool = False) -> dict[str, Any]:
+# --- signature tags ------------------------------------------------------------------------
+
+
+def provider_tag(name: str, base_url: str) -> str:
+    """A short stable id of one provider endpoint, for tagged signatures. The base URL without
+    its userinfo: the tag ends up in session transcripts, and no secret may go there, even hashed."""
+    seed = f"{name}\n{strip_userinfo(base_url).rstrip('/')}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:12]
+
+
+def tag_signature(tag: str, value: str) -> str:
+    """``value`` marked as written by the provider ``tag`` names (an empty one stays empty:
+    nothing was signed, and the unsigned-thinking rules still apply to it)."""
+    return f"{TAG_PREFIX}{tag}.{value}" if value else value
+
+
+def split_signature(value: Any) -> tuple[str, str] | None:
+    """``(tag, original)`` of a tagged signature; None for an untagged one."""
+    if not isinstance(value, str) or not value.startswith(TAG_PREFIX):
+        return None
+    tag, sep, original = value[len(TAG_PREFIX) :].partition(".")
+    return (tag, original) if sep and tag else None
+
+
+def tag_block(block: Any, tag: str) -> Any:
+    """A copy of a ``thinking`` / ``redacted_thinking`` block with its signature (or encrypted
+    ``data``) tagged; any other block, or one with nothing signed, is returned as it is."""
+    field = _SEALED.get(str(block.get("type"))) if isinstance(block, dict) else None
+    value = block.get(field) if field else None
+    if not isinstance(value, str) or not value:
+        return block
+    return {**block, field: tag_signature(tag, value)}
+
+
+def tag_message(message: dict[str, Any], tag: str) -> dict[str, Any] | None:
+    """A non-streamed answer with its thinking signatures tagged; None when nothing changed."""
+    content = message.get("content")
+    if not isinstance(content, list):
+        return None
+    tagged = [tag_block(b, tag) for b in content]
+    if all(a is b for a, b in zip(tagged, content, strict=True)):
+        return None
+    return {**message, "content": tagged}
+
+
+def strip_foreign_thinking(
+    body: dict[str, Any], *, keep: bool, require_signature: bool = False, tag: str | None = None
+) -> dict[str, Any]:
     """``body`` without the thinking blocks its target provider cannot take back.
 
     ``keep=False`` (the target did not write them: a session moved to another provider, or a
@@ -29,27 +85,32 @@ def strip_foreign_thinking(body: dict[str, Any], *, keep: bool, require_signatur
     and cost tokens on every later request. An assistant turn left empty is removed (an empty
     content list is invalid; neighbouring user turns are merged by the API).
 
-    ``keep=True`` keeps them, except what the target still cannot read: with
-    ``require_signature`` (a provider that verifies signatures, i.e. Anthropic) thinking with an
-    empty signature — hybridcc's translated path writes those for OpenAI-wire reasoning and no
-    verifier accepts them; without it (a provider that replays reasoning but verifies nothing)
-    ``redacted_thinking``, whose encrypted data only Anthropic can read. When a verifying
-    provider loses the thinking of the latest assistant turn, that request's ``thinking`` is
-    set to disabled (Anthropic rejects a tool loop whose last turn does not start with thinking).
+    ``keep=True`` keeps them, except what the target still cannot read. ``tag`` is the target's
+    :func:`provider_tag`: a block whose signature (``data`` for ``redacted_thinking``) is tagged
+    for it goes with the original value restored; one tagged for another provider is dropped —
+    the target did not write it, whether or not it verifies. Untagged blocks follow the quirks:
+    with ``require_signature`` (a provider that verifies signatures, i.e. Anthropic) thinking with
+    an empty signature goes — hybridcc's translated path writes those for OpenAI-wire reasoning
+    and no verifier accepts them; without it (a provider that replays reasoning but verifies
+    nothing) ``redacted_thinking``, whose encrypted data only Anthropic can read. When a
+    verifying provider loses the thinking of the latest assistant turn, that request's
+    ``thinking`` is set to disabled (Anthropic rejects a tool loop whose last turn does not start
+    with thinking).
     """
     messages = body.get("messages")
     if not isinstance(messages, list):
         return body
     out: list[Any] = []
-    changed = last_changed = False
+    changed = last_dropped = False
     for msg in messages:
         content = msg.get("content") if isinstance(msg, dict) else None
         if not isinstance(msg, dict) or msg.get("role") != "assistant" or not isinstance(content, list):
             out.append(msg)
             continue
-        kept = [b for b in content if not _drop_block(b, keep=keep, require_signature=require_signature)]
-        last_changed = len(kept) != len(content)
-        if not last_changed:
+        sent = [_admit(b, keep=keep, require_signature=require_signature, tag=tag) for b in content]
+        kept = [b for b in sent if b is not None]
+        last_dropped = len(kept) != len(content)
+        if not last_dropped and all(a is b for a, b in zip(kept, content, strict=True)):
             out.append(msg)
             continue
         changed = True
@@ -59,21 +120,31 @@ def strip_foreign_thinking(body: dict[str, Any], *, keep: bool, require_signatur
         return body
     result = {**body, "messages": out}
     thinking = body.get("thinking")
-    if require_signature and last_changed and isinstance(thinking, dict) and thinking.get("type") != "disabled":
+    if require_signature and last_dropped and isinstance(thinking, dict) and thinking.get("type") != "disabled":
         # Anthropic wants the latest assistant turn of a tool loop to start with (its own)
         # thinking while thinking is on; with that block gone, this one request goes without.
         result["thinking"] = {"type": "disabled"}
     return result
 
 
-def _drop_block(block: Any, *, keep: bool, require_signature: bool) -> bool:
+def _admit(block: Any, *, keep: bool, require_signature: bool, tag: str | None) -> Any:
+    """The block as the target gets it (its own signature unwrapped), or None to drop it."""
     if not isinstance(block, dict) or block.get("type") not in THINKING_TYPES:
-        return False
+        return block
     if not keep:
-        return True
+        return None
+    field = _SEALED[block["type"]]
+    tagged = split_signature(block.get(field)) if tag is not None else None
+    if tagged is not None:
+        if tagged[0] != tag:
+            return None  # another provider's: it would be refused, or mean nothing here
+        block = {**block, field: tagged[1]}
+        if not require_signature:
+            # Written by this very provider: it takes its own back, redacted or not.
+            return block
     if require_signature:
-        return block.get("type") == "thinking" and not block.get("signature")
-    return block.get("type") == "redacted_thinking"
+        return None if block["type"] == "thinking" and not block.get("signature") else block
+    return None if block["type"] == "redacted_thinking" else block
 
 
 # --- ToolSearch ---------------------------------------------------------------------------
