@@ -10,15 +10,30 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import Final
+from typing import Any
 
-COMMANDS: Final[tuple[list[str], ...]] = (
-    [], ["run"], ["env"], ["init"], ["doctor"], ["status"], ["alias"],
-    ["profile"], ["profile", "list"], ["profile", "show"], ["profile", "add"], ["profile", "remove"], ["profile", "default"],
-    ["config"], ["config", "path"], ["config", "show"], ["config", "validate"], ["config", "edit"],
-    ["proxy"], ["proxy", "serve"], ["proxy", "start"], ["proxy", "stop"], ["proxy", "restart"], ["proxy", "status"], ["proxy", "logs"],
-    ["ollama"], ["ollama", "start"], ["ollama", "stop"], ["ollama", "status"], ["ollama", "models"], ["ollama", "pull"],
-)  # fmt: skip
+
+def commands() -> list[list[str]]:
+    """Every command and group, in the order `--help` lists them (walked from the app, so a new
+    command cannot be left out of the reference)."""
+    import typer
+    import typer.main
+
+    from hybridcc.cli.app import app
+
+    found: list[list[str]] = []
+
+    def walk(cmd: Any, words: list[str]) -> None:  # typer's click Command (typer vendors click)
+        found.append(words)
+        if hasattr(cmd, "list_commands"):
+            ctx = typer.Context(cmd)
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                if sub is not None and not sub.hidden:
+                    walk(sub, [*words, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
 
 
 def help_text(words: list[str]) -> str:
@@ -45,7 +60,7 @@ def render() -> str:
         "Generated from `--help` by `python -m hybridcc.cli.reference`; do not edit.",
         "",
     ]
-    for words in COMMANDS:
+    for words in commands():
         title = " ".join(["hybridcc", *words])
         parts += [f"## `{title}`", "", "```text", help_text(words), "```", ""]
     return "\n".join(parts)
