@@ -45,7 +45,7 @@ from hybridcc.proxy.h1client import H1Pool
 from hybridcc.proxy.record import RequestRecord, Sink
 from hybridcc.proxy.redact import Redactor
 from hybridcc.proxy.routing import Route, chain, is_local, is_switch, resolve, route_key, supports_server_tools
-from hybridcc.proxy.rules import first_match, without_server_tools
+from hybridcc.proxy.rules import first_match, is_background, without_server_tools
 from hybridcc.proxy.translate.openai_stream import StreamTranslator
 from hybridcc.proxy.upstream import make_client, timeout_for, unavailable
 from hybridcc.usage.ledger import LedgerWriter
@@ -244,6 +244,9 @@ class ProxyApp:
             record.take_headers(scope["headers"])
             if path == "/v1/messages" and method == "POST":
                 body = await read_json(scope, receive, max_body=self.max_body)
+                record.kind = (
+                    "subagent" if record.agent_id else "background" if is_background(profile, body) else "main"
+                )
                 await self._messages(body, profile, scope, receive, send, record, local_only=local_only)
             elif path == "/v1/messages/count_tokens" and method == "POST":
                 body = await read_json(scope, receive, max_body=self.max_body)

@@ -53,13 +53,12 @@ class RequestRecord:
     malformed_chunks: int = 0
     repaired_tool_calls: int = 0  # text-written tool calls turned into tool_use (issue 17)
     hops: list[str] = field(default_factory=list)  # fallback: each entry that failed, and why
-    served_by: str | None = None
-    rule: str | None = (
-        None  # the scenario rule that chose the route, and why  # "provider/model" when a fallback entry served the request
-    )
+    served_by: str | None = None  # "provider/model" when a fallback entry served the request
+    rule: str | None = None  # the scenario rule that chose the route, and why
     session_id: str | None = None
     agent_id: str | None = None
     parent_agent_id: str | None = None
+    kind: str | None = None  # main | subagent | background: how the usage ledger groups requests
     error: str | None = None
 
     def take_headers(self, headers: list[tuple[bytes, bytes]]) -> None:

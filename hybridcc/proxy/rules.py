@@ -47,7 +47,8 @@ def _has_image(content: Any) -> bool:
     return False
 
 
-def _background(profile: Profile, body: Mapping[str, Any]) -> bool:
+def is_background(profile: Profile, body: Mapping[str, Any]) -> bool:
+    """Claude Code's own small requests (titles, summaries, hooks): no tools, the small slot."""
     if body.get("tools"):
         return False
     thinking = body.get("thinking")
@@ -171,7 +172,7 @@ def matches(rule: RouteRule, profile: Profile, body: Mapping[str, Any], headers:
     kind = rule.when
     if kind == "custom" and rule.match is not None:
         return _custom(rule.match, profile, body, headers, estimate)
-    if kind == "background" and _background(profile, body):
+    if kind == "background" and is_background(profile, body):
         return "a background request (no tools; title/summary shape or the haiku slot)"
     if kind == "subagent":
         agent = headers.get("x-claude-code-agent-id")

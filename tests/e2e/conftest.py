@@ -32,7 +32,8 @@ import pytest
 
 from hybridcc.claude import TESTED_VERSIONS, claude_version
 from tests.conftest import write_config
-from tests.helpers import IN_CI
+from tests.e2e.tmux import Tmux
+from tests.helpers import IN_CI, require_tool
 
 # Read at import, before the autouse fixture scrubs HYBRIDCC_* and HOME.
 _ENV_CLAUDE = os.environ.get("HYBRIDCC_TEST_CLAUDE", "")
@@ -263,3 +264,14 @@ provider = "fake-anthropic"
 model = "fa-big"
 small_model = "fa-small"
 """)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path, claude_exe: str, isolated_env: Path) -> Iterator[Tmux]:
+    """An interactive `claude` session's terminal (tests/e2e/tmux.py); stopped with the proxy it used."""
+    require_tool("tmux")  # under CI=true a missing tmux fails (.ci/run installs it)
+    env = session_env(claude_exe, isolated_env, {"TERM": "xterm-256color"})
+    t = Tmux(tmp_path / "tmux.sock", env)
+    yield t
+    subprocess.run(["tmux", "-S", str(t.socket), "kill-server"], capture_output=True, timeout=30, check=False)
+    subprocess.run([sys.executable, "-m", "hybridcc", "proxy", "stop"], env=env, capture_output=True, timeout=60, check=False)  # fmt: skip

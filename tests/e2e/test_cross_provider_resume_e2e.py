@@ -120,20 +120,29 @@ def test_openai_wire_session_resumes_on_a_signing_provider(run_claude: Run, upst
     assert chat.reasoning not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13: passthrough keeps every signed thinking block for a verifying provider; it cannot yet "
-    "tell which provider signed it (Claude Code recovers after the 400, at the cost of a refused request)",
-)
-def test_signed_session_resumes_on_another_signing_provider(run_claude: Run, upstream: Up) -> None:
+def test_signed_session_resumes_on_another_signing_provider(run_claude: Run, upstream: Up, isolated_env: Path) -> None:
     """Two Anthropic-wire providers that both verify: the first one's signature means nothing to
-    the second (a resume or a fallback between DeepSeek's Anthropic endpoint and Anthropic, say)."""
+    the second (a resume or a fallback between DeepSeek's Anthropic endpoint and Anthropic, say).
+    The proxy tags each signature with the provider that wrote it, so the second one never gets
+    the first one's thinking, and the first one still gets its own back exactly as it wrote it."""
     first_signer, second_signer = SignedThinking(secret=b"first"), SignedThinking(secret=b"second", answer="second")
     s1, s2, cup = upstream(first_signer), upstream(second_signer), upstream(StrictChat())
     _config(s1.url, cup.url, s2.url)
     sid = _ok(run_claude("signer", ["-p", "remember the word PAPAYA", *JSON_OUT]))["session_id"]
+    assert f".{first_signer.sign(first_signer.thought)}" in _transcript(isolated_env, sid)  # kept tagged
     second = _ok(run_claude("signer2", ["--resume", sid, "-p", "what was the word?", *JSON_OUT]))
     assert second["result"] == "second"
     text = json.dumps(_main_bodies(s2)[-1]["messages"])
     assert "PAPAYA" in text and first_signer.answer in text
     assert not second_signer.refusals, second_signer.refusals
+    assert first_signer.thought not in text and "sig-" not in text
+
+    # Back on the first provider: its own thinking (Claude Code resends it under the same model
+    # name) arrives with the signature it wrote; the second provider's is not sent to it.
+    third = _ok(run_claude("signer", ["--resume", sid, "-p", "and again?", *JSON_OUT]))
+    assert third["result"] == first_signer.answer
+    assert not first_signer.refusals, first_signer.refusals
+    replay = _main_bodies(s1)[-1]["messages"]
+    signatures = [b["signature"] for m in replay if isinstance(m["content"], list) for b in m["content"]
+                  if b.get("type") == "thinking"]  # fmt: skip
+    assert signatures and set(signatures) == {first_signer.sign(first_signer.thought)}

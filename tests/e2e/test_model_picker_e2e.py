@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hybridcc import paths
 from hybridcc.versions import version_tuple
-from tests.e2e.conftest import ClaudeRun, ClaudeUnderTest, e2e_config, session_env
+from tests.e2e.conftest import ClaudeRun, ClaudeUnderTest, e2e_config
+from tests.e2e.tmux import Tmux, trust
 from tests.fakes.upstream import (
     FakeUpstream,
     Handler,
@@ -31,7 +30,7 @@ from tests.fakes.upstream import (
     openai_json,
     openai_text_stream,
 )
-from tests.helpers import require_tool, wait_for, write_script
+from tests.helpers import wait_for, write_script
 
 pytestmark = pytest.mark.e2e
 Run = Callable[..., ClaudeRun]
@@ -92,70 +91,6 @@ def test_picker_lists_other_profiles_and_a_pick_reaches_its_provider(
     assert _main_models(fa) == ["fa-big"] and _main_models(fo) == ["fake-big"]
 
 
-class Tmux:
-    """One tmux server on a private socket, holding one window that runs ``command``."""
-
-    def __init__(self, socket: Path, env: dict[str, str]) -> None:
-        self.socket, self.env = socket, env
-
-    def __call__(self, *args: str) -> str:
-        done = subprocess.run(["tmux", "-S", str(self.socket), *args], env=self.env, capture_output=True, text=True,
-                              timeout=30, check=False)  # fmt: skip
-        assert done.returncode == 0, f"tmux {args[0]}: {done.stderr}"
-        return done.stdout
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "cc")
-
-    def wait(self, *texts: str, timeout: float = 60) -> str:
-        seen: dict[str, str] = {}
-
-        def shown() -> str | None:
-            seen["screen"] = self.screen()
-            return seen["screen"] if all(t in seen["screen"] for t in texts) else None
-
-        try:
-            return wait_for(shown, timeout=timeout, interval=0.2, what=f"{texts} on screen")
-        except pytest.fail.Exception:
-            print(seen.get("screen", ""))  # shown with the failure
-            raise
-
-    def move_cursor_to(self, text: str) -> None:
-        for _ in range(30):
-            lines = self.screen().splitlines()
-            cursor = next(i for i, line in enumerate(lines) if re.search(r"❯\s*\d+\.", line))
-            target = next(i for i, line in enumerate(lines) if text in line)
-            if cursor == target:
-                return
-            self.keys("Down" if target > cursor else "Up")
-            wait_for(lambda c=cursor: self._cursor() != c, timeout=10, interval=0.1, what="the picker's cursor to move")
-        pytest.fail(f"could not move the picker's cursor to {text!r}")
-
-    def _cursor(self) -> int:
-        lines = self.screen().splitlines()
-        return next((i for i, line in enumerate(lines) if re.search(r"❯\s*\d+\.", line)), -1)
-
-    def keys(self, *keys: str, literal: bool = False) -> None:
-        self("send-keys", "-t", "cc", *(["-l"] if literal else []), *keys)
-
-
-@pytest.fixture
-def tmux(tmp_path: Path, claude_exe: str, isolated_env: Path) -> Iterator[Tmux]:
-    require_tool("tmux")
-    env = session_env(claude_exe, isolated_env, {"TERM": "xterm-256color"})
-    t = Tmux(tmp_path / "tmux.sock", env)
-    yield t
-    subprocess.run(["tmux", "-S", str(t.socket), "kill-server"], capture_output=True, timeout=30, check=False)
-    subprocess.run([sys.executable, "-m", "hybridcc", "proxy", "stop"], env=env, capture_output=True, timeout=60, check=False)  # fmt: skip
-
-
-def _trust(home: Path, workdir: Path) -> None:
-    """The interactive TUI stops at first-run screens without this (shared/CLAUDE_CODE.md)."""
-    data: dict[str, Any] = {"hasCompletedOnboarding": True, "theme": "dark",
-                            "projects": {str(workdir): {"hasTrustDialogAccepted": True}}}  # fmt: skip
-    (home / ".claude.json").write_text(json.dumps(data), encoding="utf-8")
-
-
 def test_interactive_picker_switches_provider(
     tmux: Tmux, upstream: Up, claude_exe: str, claude_under_test: ClaudeUnderTest, isolated_env: Path, tmp_path: Path
 ) -> None:
@@ -163,7 +98,7 @@ def test_interactive_picker_switches_provider(
     _config(fo.url, fa.url)
     workdir = tmp_path / "work"
     workdir.mkdir()
-    _trust(isolated_env, workdir)
+    trust(isolated_env, workdir)
     exports = "".join(f"export {k}='{v}'\n" for k, v in tmux.env.items())
     script = write_script(tmp_path / "session.sh", f"{exports}cd '{workdir}'\nexec '{sys.executable}' -m hybridcc run "
                           f"--provider fake-openai --claude-path '{claude_exe}'\n")  # fmt: skip

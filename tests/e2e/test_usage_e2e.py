@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,10 @@ import pytest
 
 from hybridcc.usage.prices import savings_pct
 from tests.conftest import CliResult
-from tests.e2e.conftest import ClaudeRun, e2e_config, session_env
-from tests.e2e.test_model_picker_e2e import Tmux, _trust
+from tests.e2e.conftest import ClaudeRun, e2e_config
+from tests.e2e.tmux import Tmux, trust
 from tests.fakes.upstream import FakeUpstream, Handler, RecordedRequest, Reply, error_reply, sse
-from tests.helpers import require_tool, wait_for, write_script
+from tests.helpers import wait_for, write_script
 
 pytestmark = pytest.mark.e2e
 Run = Callable[..., ClaudeRun]
@@ -239,14 +238,6 @@ def test_ledger_rows_of_a_real_session_with_a_subagent(run_claude: Run, upstream
 
 
 # -- the status line in an interactive session ----------------------------------------------
-@pytest.fixture
-def tmux(tmp_path: Path, claude_exe: str, isolated_env: Path) -> Iterator[Tmux]:
-    require_tool("tmux")  # under CI=true a missing tmux fails (.ci/run installs it)
-    env = session_env(claude_exe, isolated_env, {"TERM": "xterm-256color"})
-    t = Tmux(tmp_path / "tmux.sock", env)
-    yield t
-    subprocess.run(["tmux", "-S", str(t.socket), "kill-server"], capture_output=True, timeout=30, check=False)
-    subprocess.run([sys.executable, "-m", "hybridcc", "proxy", "stop"], env=env, capture_output=True, timeout=60, check=False)  # fmt: skip
 
 
 def test_status_line_shows_the_sessions_cost_and_savings(
@@ -256,7 +247,7 @@ def test_status_line_shows_the_sessions_cost_and_savings(
     _config(up.url)
     workdir = tmp_path / "work"
     workdir.mkdir()
-    _trust(isolated_env, workdir)
+    trust(isolated_env, workdir)
     exports = "".join(f"export {k}='{v}'\n" for k, v in tmux.env.items())
     # Permission prompts (2.1.33x starts in auto mode, whose check needs Anthropic's servers) are
     # not what this test is about: the delegation tool is allowed up front.

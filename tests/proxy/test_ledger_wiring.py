@@ -45,3 +45,27 @@ def test_rows_and_metrics(env, tmp_path) -> None:
     m = httpx.get(env["url"] + "/metrics", headers={"x-api-key": TOKEN_})
     assert m.status_code == 200 and "fo" in m.text
     assert httpx.get(env["url"] + "/metrics").status_code == 401
+
+
+def test_kind_main_subagent_background(env, tmp_path) -> None:
+    """Claude Code's title/summary requests (no tools, the small slot) are `background` rows."""
+    sent = [
+        ({"x-claude-code-session-id": "s"}, {"tools": [{"name": "Bash", "input_schema": {"type": "object"}}]}),
+        ({"x-claude-code-session-id": "s", "x-claude-code-agent-id": "a1"}, {}),
+        ({"x-claude-code-session-id": "s"}, {"model": "claude-haiku-4-5"}),
+    ]
+    for headers, extra in sent:
+        env["fake"].script = [oa({"content": "x"}), oa({}, "stop"), b"data: [DONE]\n\n"]
+        body = {"model": "claude-sonnet-4-5", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        body.update(extra)
+        r = httpx.post(env["url"] + "/p/fo/v1/messages", headers={"x-api-key": TOKEN_, **headers}, json=body)
+        assert r.status_code == 200
+    app = env["app"]
+    assert app.ledger is not None
+    deadline = time.monotonic() + 5
+    while sum(app.metrics.requests.values()) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.01)  # each record is emitted just after its last byte went out
+    app.ledger.close()  # flush
+    db = next(tmp_path.rglob("*.sqlite3"))
+    kinds = sqlite3.connect(db).execute("select kind from requests order by ts").fetchall()
+    assert [k for (k,) in kinds] == ["main", "subagent", "background"]

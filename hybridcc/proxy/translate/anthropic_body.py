@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any, Final
-
-from hybridcc.proxy.redact import strip_userinfo
+from urllib.parse import urlsplit
 
 THINKING_TYPES: Final = frozenset({"thinking", "redacted_thinking"})
 # Where each thinking type keeps what only its writer can verify.
@@ -31,9 +30,11 @@ TAG_PREFIX: Final = "hcc1."
 
 
 def provider_tag(name: str, base_url: str) -> str:
-    """A short stable id of one provider endpoint, for tagged signatures. The base URL without
-    its userinfo: the tag ends up in session transcripts, and no secret may go there, even hashed."""
-    seed = f"{name}\n{strip_userinfo(base_url).rstrip('/')}"
+    """A short stable id of one provider endpoint, for tagged signatures: the provider's name and
+    the base URL's scheme, host and path. No userinfo or query: the tag ends up in session
+    transcripts, and no secret may go there, even hashed."""
+    parts = urlsplit(base_url)
+    seed = f"{name}\n{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path.rstrip('/')}"
     return hashlib.sha256(seed.encode()).hexdigest()[:12]
 
 
@@ -109,8 +110,10 @@ def strip_foreign_thinking(
             continue
         sent = [_admit(b, keep=keep, require_signature=require_signature, tag=tag) for b in content]
         kept = [b for b in sent if b is not None]
-        last_dropped = len(kept) != len(content)
-        if not last_dropped and all(a is b for a, b in zip(kept, content, strict=True)):
+        dropped = len(kept) != len(content)
+        # Dropped from this turn, leaving it without thinking at its start (see below).
+        last_dropped = dropped and not (kept and isinstance(kept[0], dict) and kept[0].get("type") in THINKING_TYPES)
+        if not dropped and all(a is b for a, b in zip(kept, content, strict=True)):
             out.append(msg)
             continue
         changed = True
