@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from hybridcc.doctor.model import Check, Context
+from hybridcc.proxy.models import UNKNOWN_NOTE
 
 RECENT_S: Final = 24 * 3600  # "recent": what the user may still be running into
 # The log's tail that is read: thousands of requests, a bounded cost for doctor.
 _TAIL_BYTES: Final = 1 << 20
 _SHOWN: Final = 5  # names listed in the message; the rest are counted
-# What models.fallback_note starts with (the one note that means an unknown model name).
-_UNKNOWN: Final = "unknown model name"
 
 
 @dataclass
@@ -42,7 +41,7 @@ def check_recent_requests(ctx: Context) -> Iterator[Check]:
     seen: dict[tuple[str, str], _Seen] = {}
     for r in records:
         note, name, profile = r.get("model_note"), r.get("model_requested"), str(r.get("profile") or "?")
-        if not (isinstance(note, str) and note.startswith(_UNKNOWN) and isinstance(name, str) and name):
+        if not (isinstance(note, str) and note.startswith(UNKNOWN_NOTE) and isinstance(name, str) and name):
             continue
         if _known_now(ctx, profile, name):
             continue  # fixed since: the config names it now

@@ -31,6 +31,8 @@ _CREATED: Final = "2025-01-01T00:00:00Z"  # the list shape wants a date; Claude 
 _DESCRIPTION_MAX: Final = 100  # Claude Code cuts a description at 100 characters
 _SLOT_NAMES: Final = {"model": "main", "small": "small", "big": "big"}
 
+UNKNOWN_NOTE: Final = "unknown model name"  # how a request-log note about one starts (doctor reads it)
+
 
 @dataclass(frozen=True)
 class PickerEntry:
@@ -175,7 +177,7 @@ def unknown_model(config: Config, profile: Profile, requested: str) -> bool:
 
 
 def fallback_note(profile: Profile, requested: str) -> str:
-    return f'unknown model name "{requested}": served by profile {profile.name}\'s main model {profile.model}'
+    return f'{UNKNOWN_NOTE} "{requested}": served by profile {profile.name}\'s main model {profile.model}'
 
 
 def with_fallback_header(send: Send, requested: str, route: Route) -> Send:
