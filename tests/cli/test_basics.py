@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -180,9 +181,10 @@ def test_init_interactive(hybridcc_exe: list[str], isolated_env: Path) -> None:
 
 def test_install_completion(hybridcc_exe: list[str], isolated_env: Path) -> None:
     env = {**os.environ, "SHELL": "/bin/bash"}
-    done = subprocess.run(
-        [*hybridcc_exe, "--install-completion", "bash"], capture_output=True, text=True, env=env, timeout=60
-    )
+    # typer finds the shell among the parent processes: run it from a real bash, as a user would
+    # (under xdist the nearest parents are Python processes).
+    command = " ".join(shlex.quote(w) for w in [*hybridcc_exe, "--install-completion", "bash"])
+    done = subprocess.run(["bash", "-c", f"{command}; exit $?"], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "hybridcc" in (isolated_env / ".bash_completions" / "hybridcc.sh").read_text()
     assert ".bash_completions/hybridcc.sh" in (isolated_env / ".bashrc").read_text()
