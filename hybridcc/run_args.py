@@ -35,18 +35,26 @@ _FLAG_OPTS: Final = {
 }
 # For completion and `--help`: each option once, with what it takes.
 OPTION_HELP: Final = {
-    "--profile": "profile to use (-P; --provider is the old spelling)",
-    "--model": "main model for this session",
+    "--profile": "profile to use (default: default_profile); -p is claude's --print, --provider the old spelling",
+    "--model": "main model for this session (all slots unless --small-model)",
     "--small-model": "model for background / haiku requests",
-    "--claude-path": "the claude executable",
+    "--claude-path": "the claude executable (else HYBRIDCC_CLAUDE, claude_path, PATH, …)",
     "--proxy": "use the proxy even for the anthropic profile without a key",
     "--force": "use an Ollama model even if it does not list tool support",
     "--port": "proxy port for this session (when the configured one is taken)",
     "--no-preflight": "skip the provider check before claude starts",
-    "--sensitive": "local-only session: every request must go to a local provider (--local-only too)",
-    "--complexity": "simple|medium|complex: pick the profile by the [policy] tiers",
+    "--sensitive": "local-only session: every request must go to a local provider",
+    "--complexity": "pick the profile by the [policy] tiers: simple, medium or complex",
     "--dry-run": "print what would run; run nothing",
     "--help": "show run's help",
+}
+OPTION_METAVAR: Final = {
+    "--profile": "NAME",
+    "--model": "M",
+    "--small-model": "M",
+    "--claude-path": "PATH",
+    "--port": "N",
+    "--complexity": "TIER",
 }
 
 

@@ -9,30 +9,34 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-HELP = """Usage: hybridcc run [OPTIONS] [--] [CLAUDE ARGS]...
+_HEAD = """Usage: hybridcc run [OPTIONS] [--] [CLAUDE ARGS]...
 
   Launch Claude Code on a profile: ensure the proxy (and Ollama, its model pulled and
   tool-capable), then run `claude` with the profile's environment. Everything hybridcc does
   not know is passed to `claude` verbatim and in order; after `--` everything is.
 
 Options:
-  -P, --profile NAME  Profile to use (default: default_profile; --provider is the old spelling).
-                      Not -p: that is claude's --print, passed through.
-  --model M           Main model for this session (all model slots unless --small-model).
-  --small-model M     Model for background / haiku requests.
-  --claude-path PATH  The claude executable (else HYBRIDCC_CLAUDE, claude_path, PATH, …).
-  --proxy             Use the proxy even for the anthropic profile without a key.
-  --force             Use an Ollama model even if it does not list tool support.
-  --dry-run           Print the profile, services, command line and environment; run nothing.
-  -h, --help          Show this message and exit.
-
+"""
+_TAIL = """
 Exit status: claude's own (128+N if it died by signal N), or hybridcc's codes (hybridcc --help).
 
 Examples:
   hybridcc run -P ollama
   hybridcc run -P openrouter -p "explain this repo" --output-format stream-json --verbose
   hybridcc run --profile deepseek -- --resume 3f2a… --fork-session
+  hybridcc run --local-only            # sensitive work: a local provider, nothing leaves the machine
 """
+
+
+def help_text() -> str:
+    """`run --help`, its option lines from run_args.OPTION_HELP (the one list of run's options)."""
+    from hybridcc.run_args import OPTION_HELP, OPTION_METAVAR
+
+    names = {"--profile": "-P, --profile", "--help": "-h, --help", "--sensitive": "--sensitive, --local-only"}
+    rows = [(f"{names.get(o, o)} {OPTION_METAVAR.get(o, '')}".rstrip(), text) for o, text in OPTION_HELP.items()]
+    width = max(len(left) for left, _ in rows) + 2
+    lines = [f"  {left.ljust(width)}{text[0].upper()}{text[1:]}." for left, text in rows]
+    return _HEAD + "\n".join(lines) + "\n" + _TAIL
 
 
 def run_main(argv: list[str]) -> int:
@@ -40,7 +44,7 @@ def run_main(argv: list[str]) -> int:
 
     options = split_args(argv)
     if options.help:
-        sys.stdout.write(HELP)
+        sys.stdout.write(help_text())
         return 0
     if options.claude_path is not None:
         check_claude_path(options.claude_path)

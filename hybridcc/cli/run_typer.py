@@ -24,12 +24,18 @@ def run(
     claude_path: str | None = typer.Option(None, "--claude-path"),
     proxy: bool = typer.Option(False, "--proxy"),
     force: bool = typer.Option(False, "--force"),
+    port: str | None = typer.Option(None, "--port"),
+    complexity: str | None = typer.Option(None, "--complexity", autocompletion=lambda: ["simple", "medium", "complex"]),
+    no_preflight: bool = typer.Option(False, "--no-preflight"),
+    sensitive: bool = typer.Option(False, "--sensitive", "--local-only"),
     dry_run: bool = typer.Option(False, "--dry-run"),
 ) -> None:
     """Launch Claude Code on a profile (hybridcc run --help for the options)."""
     argv = [f"--profile={profile}"] if profile else []
-    for name, value in (("--model", model), ("--small-model", small_model), ("--claude-path", claude_path)):
-        if value:
-            argv.append(f"{name}={value}")
-    argv += [flag for flag, on in (("--proxy", proxy), ("--force", force), ("--dry-run", dry_run)) if on]
+    values = (("--model", model), ("--small-model", small_model), ("--claude-path", claude_path), ("--port", port),
+              ("--complexity", complexity))  # fmt: skip
+    argv += [f"{name}={value}" for name, value in values if value]
+    flags = (("--proxy", proxy), ("--force", force), ("--no-preflight", no_preflight), ("--sensitive", sensitive),
+             ("--dry-run", dry_run))  # fmt: skip
+    argv += [flag for flag, on in flags if on]
     raise typer.Exit(run_main([*argv, "--", *ctx.args]))
