@@ -40,23 +40,8 @@ _ENV_MODEL = os.environ.get("LLAMA_MODEL", "")
 _ENV_CLAUDE = os.environ.get("HYBRIDCC_TEST_CLAUDE", "")
 ALIAS = "qwen2.5-coder-0.5b"  # the model name the servers answer to
 MAIN_CTX = 8192
-TINY_CTX = 512  # smaller than Claude Code's shortest prompt (~880 tokens with --tools Bash)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "realmodel: real claude → hybridcc → real llama-server → real model (select with -m realmodel)"
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without an explicit ``-m`` the group is deselected (the default run must not build llama.cpp)."""
-    if config.getoption("markexpr", ""):
-        return
-    keep = [i for i in items if i.get_closest_marker("realmodel") is None]
-    if len(keep) != len(items):
-        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
-        items[:] = keep
+TINY_CTX = 512  # smaller than Claude Code's shortest prompt (~1.5k tokens with --tools Bash)
+PROFILES = ["local-openai", "local-anthropic"]  # see realmodel_config: /v1/chat/completions, /v1/messages
 
 
 def _missing(msg: str) -> None:
@@ -66,10 +51,10 @@ def _missing(msg: str) -> None:
     pytest.skip(msg)
 
 
-def pinned_sha256() -> str:
-    """The one pinned checksum, from scripts/ci-llama-server (defined once, there)."""
-    found = re.search(r'^MODEL_SHA256="([0-9a-f]{64})"', SCRIPT.read_text(encoding="utf-8"), re.M)
-    assert found, f"no MODEL_SHA256 pin in {SCRIPT}"
+def pinned(name: str) -> str:
+    """A pin of scripts/ci-llama-server (MODEL_SHA256, MODEL_NAME): defined once, there."""
+    found = re.search(rf'^{name}="([^"]+)"', SCRIPT.read_text(encoding="utf-8"), re.M)
+    assert found, f"no {name} in {SCRIPT}"
     return found.group(1)
 
 
@@ -104,13 +89,15 @@ class LlamaPaths:
 @pytest.fixture(scope="session")
 def llama_paths() -> LlamaPaths:
     server = Path(_ENV_SERVER) if _ENV_SERVER else next(iter(sorted(_CACHE.glob("llama-server-*/llama-server"))), None)
-    model = Path(_ENV_MODEL) if _ENV_MODEL else next(iter(sorted(_CACHE.glob("models/*.gguf"))), None)
+    model = Path(_ENV_MODEL) if _ENV_MODEL else _CACHE / "models" / pinned("MODEL_NAME")
     if server is None or not (server.is_file() and os.access(server, os.X_OK)):
-        _missing(f"llama-server is required (LLAMA_SERVER={_ENV_SERVER or 'unset'}; none cached in {_CACHE})")
+        _missing(f"LLAMA_SERVER={_ENV_SERVER} is not an executable" if _ENV_SERVER
+                 else f"llama-server is required (LLAMA_SERVER unset; none cached in {_CACHE})")  # fmt: skip
     if model is None or not model.is_file():
-        _missing(f"the Qwen 0.5B GGUF model is required (LLAMA_MODEL={_ENV_MODEL or 'unset'}; none in {_CACHE}/models)")
+        _missing(f"LLAMA_MODEL={_ENV_MODEL} is not a file" if _ENV_MODEL
+                 else f"the Qwen 0.5B GGUF model is required (LLAMA_MODEL unset; none in {_CACHE}/models)")  # fmt: skip
     assert server is not None and model is not None
-    got, want = _sha256(model), pinned_sha256()
+    got, want = _sha256(model), pinned("MODEL_SHA256")
     assert got == want, f"{model}: sha256 {got} is not the pinned {want}; refusing to run an unverified model"
     return LlamaPaths(server, model)
 
