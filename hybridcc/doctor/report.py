@@ -25,7 +25,7 @@ def run_checks(ctx: Context, *, all_profiles: bool = False, privacy: bool = Fals
     user never set up instead of failing them; ``privacy`` (doctor --privacy) adds the privacy area."""
     from functools import partial, update_wrapper
 
-    from hybridcc.doctor import checks, requests_check
+    from hybridcc.doctor import checks, requests_check, service_checks
     from hybridcc.doctor.probe import check_probe
     from hybridcc.engines.doctor import check_engines
 
@@ -40,8 +40,8 @@ def run_checks(ctx: Context, *, all_profiles: bool = False, privacy: bool = Fals
     if ctx.config is not None:
         groups += [
             lenient(checks.check_profiles),
-            checks.check_proxy,
-            lenient(checks.check_ollama),
+            service_checks.check_proxy,
+            lenient(service_checks.check_ollama),
             checks.check_policy,
             check_engines,
             requests_check.check_recent_requests,
