@@ -56,7 +56,12 @@ def test_kind_main_subagent_background(env, tmp_path) -> None:
     ]
     for headers, extra in sent:
         env["fake"].script = [oa({"content": "x"}), oa({}, "stop"), b"data: [DONE]\n\n"]
-        body = {"model": "claude-sonnet-4-5", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        body = {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 5,
+            "stream": True,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
         body.update(extra)
         r = httpx.post(env["url"] + "/p/fo/v1/messages", headers={"x-api-key": TOKEN_, **headers}, json=body)
         assert r.status_code == 200
