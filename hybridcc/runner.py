@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,55 @@ def last_session_id(cwd: Path, since: float) -> str | None:
     return newest.stem if newest.stat().st_mtime >= since else None
 
 
+# --- prefill progress in -p mode (issue 17) -------------------------------------------------------
+
+_SESSION_FLAGS = ("--session-id", "--resume", "-r", "--continue", "-c", "--fork-session", "--from-pr")
+PREFILL_EVERY = 10.0  # seconds between two progress lines on stderr
+_POLL_EVERY = 1.0  # seconds between two questions to the proxy (the child loop ticks every 0.1 s)
+
+
+def print_session(args: list[str]) -> tuple[list[str], str | None]:
+    """In ``-p`` mode, the session id the proxy will see (``--session-id``, added when the
+    arguments name no session of their own); ``(args, None)`` otherwise (the TUI has its status line)."""
+    import uuid
+
+    words = args[: args.index("--")] if "--" in args else args
+    if not any(w in ("-p", "--print") for w in words):
+        return args, None
+    for i, word in enumerate(words):
+        if word == "--session-id" and i + 1 < len(words):
+            return args, words[i + 1]
+        if word.startswith("--session-id="):
+            return args, word.split("=", 1)[1]
+        if word in _SESSION_FLAGS or word.startswith(tuple(f + "=" for f in _SESSION_FLAGS)):
+            return args, None  # resuming: the id is Claude Code's to choose
+    session = str(uuid.uuid4())
+    return ["--session-id", session, *args], session
+
+
+def prefill_ticker(env: Mapping[str, str | None], session: str, report: Report) -> Callable[[], None]:
+    """``on_tick`` for :func:`run_child`: at most every :data:`PREFILL_EVERY` s, one stderr line
+    while a request of ``session`` waits for the local model's first token."""
+    import time
+
+    from hybridcc.usage.statusline import WAIT_SHOWN_AFTER, fetch_progress, progress_line
+
+    state = {"polled": 0.0, "said": 0.0}
+
+    def tick() -> None:
+        now = time.monotonic()
+        if now - state["polled"] < _POLL_EVERY or now - state["said"] < PREFILL_EVERY:
+            return
+        state["polled"] = now
+        known = {k: v for k, v in env.items() if v is not None}
+        line = progress_line(fetch_progress(known, session), min_wait=WAIT_SHOWN_AFTER * 2)
+        if line:
+            state["said"] = now
+            report(line)
+
+    return tick
+
+
 # --- the whole run ----------------------------------------------------------------------------
 
 
@@ -327,12 +376,19 @@ def run(
         watchdog = ProxyWatchdog(config, state, report=report)
         watchdog.start()
         assert prepared.settings is not None
+        from hybridcc.policy import is_local_profile
         from hybridcc.usage.statusline import settings_entry, user_statusline
 
+        local = is_local_profile(config, profile)
         if user_statusline(Path.cwd()) is None:  # never replace the user's own (README shows how to combine)
-            prepared.settings["statusLine"] = settings_entry()
+            prepared.settings["statusLine"] = settings_entry(local=local)
+        tick = None
+        if local:  # a local model may read the prompt for minutes: say so in -p mode
+            prepared.args, print_id = print_session(prepared.args)
+            if print_id:
+                tick = prefill_ticker(prepared.plan.env, print_id, report)
         with settings_file(prepared.settings) as path:
-            code = run_child(prepared.argv(path), apply(prepared.plan.env))
+            code = run_child(prepared.argv(path), apply(prepared.plan.env), on_tick=tick)
         session = last_session_id(Path.cwd(), started)
         if session:
             report(f"resume this session with: hybridcc run --profile {profile.name} -- --resume {session}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -84,14 +85,25 @@ class CliResult:
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
-    """Run `hybridcc ARGS…` in-process; stdout and stderr captured separately."""
+    """Run `hybridcc ARGS…` in-process; stdout and stderr captured separately.
+
+    The exit code is asserted (``code=0`` unless told otherwise; ``code=None`` accepts any), so a
+    failing command fails the test where it ran, with its stderr, not later on an output check.
+    """
     from hybridcc.cli.main import main
 
-    def run(*args: str) -> CliResult:
+    def run(*args: str, code: int | None = 0) -> CliResult:
         capsys.readouterr()
-        code = main(list(args))
+        got = main(list(args))
         captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
+        result = CliResult(got, captured.out, captured.err)
+        if code is not None:
+            tail = "\n".join(line.rstrip() for line in captured.out.splitlines()[-20:])
+            assert got == code, (
+                f"`hybridcc {shlex.join(args)}` exited {got}, expected {code}\n"
+                f"--- stderr ---\n{captured.err.rstrip()}\n--- stdout (last 20 lines) ---\n{tail}"
+            )
+        return result
 
     return run
 

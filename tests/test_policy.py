@@ -90,15 +90,14 @@ def test_policy_table_maps_tiers(tmp_path: Path, monkeypatch, claude: str) -> No
 
 def test_policy_table_is_validated(cli) -> None:  # type: ignore[no-untyped-def]
     write_config(CFG + '[policy]\ncomplex = "nope"\n')
-    r = cli("config", "validate")
-    assert r.code == 3 and "policy.complex" in (r.out + r.err)
+    r = cli("config", "validate", code=3)
+    assert "policy.complex" in (r.out + r.err)
 
 
 def test_dry_run_with_port_zero_names_the_port_honestly(cli, tmp_path: Path, monkeypatch, claude: str) -> None:  # type: ignore[no-untyped-def]
     write_config(CFG.replace('default_profile = "cloud"', 'default_profile = "box"') + "[proxy]\nport = 0\n")
     monkeypatch.chdir(tmp_path)
     r = cli("run", "--dry-run", "--claude-path", claude)
-    assert r.code == 0, r.err
     assert "127.0.0.1:0/" not in r.out and "<free port chosen at start>" in r.out
 
 
@@ -108,7 +107,7 @@ def test_doctor_shows_local_providers_and_a_sensitive_project(cli, tmp_path: Pat
     write_config(CFG)
     (tmp_path / ".hybridcc.toml").write_text("sensitive = true\n")
     monkeypatch.chdir(tmp_path)
-    r = cli("doctor", "--json")
+    r = cli("doctor", "--json", code=None)  # other checks (no claude here) may fail: only policy.* matters
     checks = {c["id"]: c for c in json.loads(r.out)["checks"]}
     assert "box" in checks["policy.local"]["message"] and "remote" not in checks["policy.local"]["message"]
     assert checks["policy.project"]["status"] == "ok" and "local-only" in checks["policy.project"]["message"]
@@ -145,6 +144,6 @@ def test_doctor_names_the_config_that_marks_a_path_sensitive(cli, tmp_path: Path
 
     config_path = write_config(CFG + f'[policy]\nsensitive_paths = ["{tmp_path}"]\n')
     monkeypatch.chdir(tmp_path)
-    checks = {c["id"]: c for c in json.loads(cli("doctor", "--json").out)["checks"]}
+    checks = {c["id"]: c for c in json.loads(cli("doctor", "--json", code=None).out)["checks"]}  # policy.* only
     assert str(config_path) in checks["policy.project"]["message"]
     assert "local-only" in checks["policy.project"]["message"]

@@ -19,6 +19,7 @@ from hybridcc.errors import MissingToolError
 from hybridcc.run_args import split_args
 from hybridcc.runner import exit_code_of, merge_settings, settings_conflicts
 from tests.conftest import CliResult, write_config
+from tests.helpers import wait_for
 
 Cli = Callable[..., CliResult]
 STANDIN = Path(__file__).resolve().parent / "fakes" / "standin_claude.py"
@@ -180,7 +181,9 @@ def test_run_passes_args_env_and_settings(hybridcc_exe: list[str], tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert "overridden for this session" in done.stderr and "settings.json: env.ANTHROPIC_BASE_URL" in done.stderr
     assert seen["argv"][0] == "--settings" and not seen["argv"][1].startswith("{")  # a 0600 file, not argv
-    assert seen["argv"][2:] == ["-p", "-weird prompt ✓", "--output-format", "stream-json", "--model", "x"]
+    # a local provider in -p mode: hybridcc names the session so it can show the prefill progress
+    assert seen["argv"][2] == "--session-id"
+    assert seen["argv"][4:] == ["-p", "-weird prompt ✓", "--output-format", "stream-json", "--model", "x"]
     env = seen["env"]
     settings = seen["settings"]["env"]
     assert env["ANTHROPIC_BASE_URL"].endswith("/p/up") and env["ANTHROPIC_BASE_URL"] == settings["ANTHROPIC_BASE_URL"]
@@ -254,9 +257,7 @@ def test_signals_forwarded_and_sigint_ignored(hybridcc_exe: list[str], tmp_path:
             p.unlink()
         proc = subprocess.Popen([*hybridcc_exe, "run", "--no-preflight", "--provider", "up", "--claude-path", str(standin(tmp_path))], env=env,
                                 stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
-        deadline = time.monotonic() + 30
-        while not Path(f"{out}.ready").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(Path(f"{out}.ready").exists, timeout=30, what="the stand-in claude to be ready")
         os.kill(proc.pid, signal.SIGINT)  # hybridcc ignores it while claude runs
         time.sleep(0.3)
         assert proc.poll() is None
@@ -303,9 +304,7 @@ def test_proxy_killed_mid_session_comes_back(hybridcc_exe: list[str], tmp_path: 
         env = {**os.environ, "STANDIN_OUT": str(out), "STANDIN_MODE": "twice"}
         proc = subprocess.Popen([*hybridcc_exe, "run", "--no-preflight", "--provider", "up", "--claude-path", str(standin(tmp_path))], env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-        deadline = time.monotonic() + 30
-        while not Path(f"{out}.first").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(Path(f"{out}.first").exists, timeout=30, what="the stand-in claude's first request")
         before = read_state("proxy")
         assert before is not None
         os.kill(before.pid, signal.SIGKILL)

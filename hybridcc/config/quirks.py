@@ -58,6 +58,9 @@ class Quirks:
     # Passthrough: the provider understands ToolSearch's `tool_reference` blocks and tools
     # with `defer_loading`; elsewhere the proxy resolves them (anthropic_body.resolve_tool_search).
     tool_search: bool = False
+    # OpenAI wire, streamed: ask for `return_progress` (llama.cpp's `prompt_progress` chunks while
+    # it reads the prompt), shown by the status line and `run -p` (issue 17).
+    prompt_progress: bool = False
 
 
 QUIRKS: Final[dict[str, Quirks]] = {
@@ -106,7 +109,7 @@ QUIRKS: Final[dict[str, Quirks]] = {
         # so Claude Code's `thinking` request field is not forwarded.
         Quirks("dashscope", auth="bearer", local_count_tokens=True, strip_fields=frozenset({"thinking"})),
         # Local servers with /v1/messages. llama-server also serves /v1/messages/count_tokens.
-        Quirks("llamacpp", top_k=True),
+        Quirks("llamacpp", top_k=True, prompt_progress=True),
         Quirks("vllm", top_k=True, local_count_tokens=True),
         Quirks("lmstudio", top_k=True, local_count_tokens=True),
     )

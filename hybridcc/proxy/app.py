@@ -8,20 +8,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 import time
 from typing import Any
 
 import httpx
 
-from hybridcc import __version__
-from hybridcc.config.load import fingerprint, load_config
+from hybridcc.config.load import fingerprint
 from hybridcc.config.schema import Config, Profile, Provider
-from hybridcc.errors import AuthError, HybridccError
+from hybridcc.errors import AuthError
 from hybridcc.policy import LOCAL_SUFFIX
 from hybridcc.providers import resolve_key
-from hybridcc.proxy import models, passthrough, translated
+from hybridcc.proxy import admin, models, passthrough, translated
 from hybridcc.proxy.asgi import (
     NO_RETRY,
     TOO_DEEP,
@@ -29,7 +27,6 @@ from hybridcc.proxy.asgi import (
     Receive,
     Scope,
     Send,
-    drain,
     header,
     rate_limit_headers,
     read_json,
@@ -42,6 +39,7 @@ from hybridcc.proxy.errors import ProxyError, error_body
 from hybridcc.proxy.estimate import estimate_input_tokens
 from hybridcc.proxy.exchange import Attempt, Call, Chain, Tuning, Wire, serve
 from hybridcc.proxy.h1client import H1Pool
+from hybridcc.proxy.progress import Progress
 from hybridcc.proxy.record import RequestRecord, Sink
 from hybridcc.proxy.redact import Redactor
 from hybridcc.proxy.routing import Route, chain, is_local, is_switch, resolve, route_key, supports_server_tools
@@ -95,11 +93,12 @@ class ProxyApp:
         self.pool = H1Pool()  # every /v1/messages call: the hot path
         self.breakers = Breakers()  # per provider, across config reloads
         self.sticky = Stickiness()
+        self.progress = Progress()  # streamed requests still waiting for their first token (issue 17)
         self._ollama_versions: dict[str, tuple[float, str]] = {}
         self._warned: set[tuple[str, str]] = set()  # (profile, model name) already logged as unknown
         self._overrides = (default_profile, max_body_bytes, ping_interval, commit_after)
         self._wires: dict[str, Wire] = {
-            "openai": translated.TranslatedWire(),
+            "openai": translated.TranslatedWire(self.progress),
             "anthropic": passthrough.PassthroughWire(),
         }
         self.apply_config(config)
@@ -169,7 +168,7 @@ class ProxyApp:
             self.client = make_client()
         return self.client
 
-    def _authorized(self, scope: Scope) -> bool:
+    def authorized(self, scope: Scope) -> bool:
         presented = b""
         for name, value in scope["headers"]:
             if name == b"x-api-key" and value:
@@ -179,8 +178,8 @@ class ProxyApp:
                 presented = value[7:].strip()
         return bool(presented) and hmac.compare_digest(presented, self.token)
 
-    def _authorize(self, scope: Scope) -> None:
-        if not self._authorized(scope):
+    def authorize(self, scope: Scope) -> None:
+        if not self.authorized(scope):
             raise ProxyError(
                 401,
                 "invalid or missing proxy token: use the token from `hybridcc env` "
@@ -204,41 +203,11 @@ class ProxyApp:
             profile_name = profile_name[: -len(LOCAL_SUFFIX)]
         record = RequestRecord(request_id="req_" + secrets.token_hex(8), path=path)
         try:
-            if path == "/health" and method in ("GET", "HEAD"):
-                await send_json(send, 200, self.health(full=self._authorized(scope)), head=method == "HEAD")
-                return
-            if path in ("/", "/api/hello") and method in ("GET", "HEAD"):
-                # Claude Code's connectivity checks (HEAD / in 2.1.197, HEAD /api/hello in 2.1.33x): no auth.
-                await send_json(send, 200, {"status": "ok", "service": "hybridcc"}, head=method == "HEAD")
-                return
-            if path.startswith("/api/event_logging"):
-                await drain(receive)
-                await send({"type": "http.response.start", "status": 204, "headers": []})
-                await send({"type": "http.response.body", "body": b""})
-                return
-            if path == "/metrics" and method == "GET":
-                self._authorize(scope)  # a team graphs it; the figures are not for anyone on the host
-                text = self.metrics.render().encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [
-                            (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
-                            (b"content-length", str(len(text)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": text})
-                return
-            if path == "/_hybridcc/reload" and method == "POST":
-                self._authorize(scope)
-                await drain(receive)
-                await self._reload(send)
+            if await admin.serve(self, method, path, scope, receive, send):
                 return
             if not path.startswith("/v1/"):
                 raise ProxyError(404, f"{method} {path} is not an endpoint of this proxy")
-            self._authorize(scope)
+            self.authorize(scope)
             profile = self._profile(profile_name)
             record.profile = profile.name
             record.take_headers(scope["headers"])
@@ -274,33 +243,10 @@ class ProxyApp:
             record.status, record.error = 499, "client disconnected"
         finally:
             if path.startswith("/v1/"):
+                self.progress.end(record.request_id)
                 record.emit(self.redactor, self.sinks)
 
     # -- helpers ------------------------------------------------------------------------
-    def health(self, *, full: bool) -> dict[str, Any]:
-        """Minimal without the token; details (pid, profiles, fingerprint, token id) with it."""
-        data: dict[str, Any] = {"status": "ok", "service": "hybridcc-proxy", "version": __version__}
-        if full:
-            data.update(
-                pid=os.getpid(),
-                uptime_s=round(time.time() - self.started_at, 3),
-                default_profile=self.default_profile,
-                profiles=sorted(self.config.profiles),
-                fingerprint=self.fingerprint,
-                token_id=self.token_id,  # identifies the token without revealing it
-                breakers=self.breakers.snapshot(),
-            )
-        return data
-
-    async def _reload(self, send: Send) -> None:
-        try:
-            config = load_config()
-        except HybridccError as exc:
-            raise ProxyError(400, f"config not reloaded: {exc.message}", retryable=False) from exc
-        self.apply_config(config)
-        log.info("configuration reloaded (fingerprint %s)", self.fingerprint)
-        await send_json(send, 200, {"fingerprint": self.fingerprint})
-
     def _profile(self, name: str) -> Profile:
         profile = self.config.profiles.get(name)
         if profile is None:
@@ -425,6 +371,8 @@ class ProxyApp:
             if answer is not None:
                 await self._send_probe(call, answer, send)
                 return
+        if record.stream and record.session_id:  # the status line and `run -p` show the wait
+            send = self.progress.begin(record.request_id, record.session_id).watch(send)
         attempts = [Attempt(self._wires[wire], call)]
         for other in routes[1:]:
             try:

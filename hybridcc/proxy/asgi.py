@@ -45,9 +45,16 @@ def header(scope: Scope, name: bytes) -> bytes | None:
 
 
 async def send_bytes(
-    send: Send, status: int, body: bytes, headers: Headers | None = None, *, head: bool = False
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: Headers | None = None,
+    *,
+    head: bool = False,
+    replace_type: Headers | None = None,
 ) -> None:
-    hdrs = [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(headers or [])]
+    """A whole response (JSON unless ``replace_type`` gives other content-type headers)."""
+    hdrs = [*(replace_type or JSON_HEADERS), (b"content-length", str(len(body)).encode()), *(headers or [])]
     await send({"type": "http.response.start", "status": status, "headers": hdrs})
     await send({"type": "http.response.body", "body": b"" if head else body})
 

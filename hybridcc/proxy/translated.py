@@ -7,6 +7,7 @@ module only wires it to :mod:`hybridcc.proxy.exchange`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from hybridcc.proxy.errors import answered_without_answer, map_upstream_error, u
 from hybridcc.proxy.estimate import estimate_input_tokens
 from hybridcc.proxy.exchange import Call
 from hybridcc.proxy.h1client import H1Response
+from hybridcc.proxy.progress import Progress
 from hybridcc.proxy.translate.openai_stream import OpenAIStream, StreamTranslator
 from hybridcc.proxy.translate.repair import StreamRepair, offered_tools, repair_message, tool_repair_enabled
 from hybridcc.proxy.translate.request import ToolNames, to_openai
@@ -26,8 +28,9 @@ from hybridcc.proxy.upstream import timeout_for
 class TranslatedWire:
     name = "openai"
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Progress | None = None) -> None:
         self._names: dict[str, ToolNames] = {}  # request_id → tool names of that request
+        self._progress = progress
 
     def url(self, call: Call) -> str:
         return call.route.base_url + (
@@ -40,6 +43,8 @@ class TranslatedWire:
             call.body, model=route.model, quirks=route.quirks, max_tokens_cap=route.output_cap, stream=call.stream
         )
         self._names[call.record.request_id] = names
+        if call.stream and route.quirks.prompt_progress:
+            payload["return_progress"] = True  # llama.cpp: prompt_progress chunks before the first token
         headers = {
             "content-type": "application/json",
             "accept": "text/event-stream" if call.stream else "application/json",
@@ -77,7 +82,8 @@ class TranslatedWire:
             model=call.route.model, input_tokens=estimate_input_tokens(call.body), names=self.names(call),
             repair=StreamRepair(tools) if tools else None,
         )  # fmt: skip
-        return _RecordingStream(tr, call)
+        entry = self._progress.get(call.record.request_id) if self._progress is not None else None
+        return _RecordingStream(tr, call, on_progress=entry.prompt_progress if entry is not None else None)
 
     def response_headers(self, call: Call, resp: H1Response | None) -> Headers:
         return rate_limit_headers()
@@ -86,8 +92,8 @@ class TranslatedWire:
 class _RecordingStream(OpenAIStream):
     """Takes the final usage into the request record when the answer completes."""
 
-    def __init__(self, tr: StreamTranslator, call: Call) -> None:
-        super().__init__(tr, provider=call.route.provider.name)
+    def __init__(self, tr: StreamTranslator, call: Call, *, on_progress: Callable[[Any], None] | None = None) -> None:
+        super().__init__(tr, provider=call.route.provider.name, on_progress=on_progress)
         self._call = call
 
     def end(self) -> bytes:

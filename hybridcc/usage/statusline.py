@@ -15,6 +15,10 @@ The profile and the real context window come from the environment Claude Code in
 `hybridcc run` (``ANTHROPIC_BASE_URL`` ends in ``/p/PROFILE``; ``CLAUDE_CODE_MAX_CONTEXT_TOKENS``),
 because Claude Code's own ``context_window_size`` is a guess for models it does not know.
 The line never fails: a missing ledger or odd input prints what is known.
+
+While a request of the session waits for its first token (a local model reading a long prompt),
+the line ends with ``reading prompt 45% (8.4k/18.7k)`` or ``waiting 1m20s``, asked from the proxy
+(``GET /_hybridcc/progress``) over loopback within :data:`PROGRESS_TIMEOUT` (issue 17).
 """
 
 from __future__ import annotations
@@ -45,10 +49,20 @@ _FIELDS = (
     ("used_pct", "$.context_window.used_percentage"),
 )
 _PARSE = "SELECT " + ", ".join(f"json_extract(?1, '{path}')" for _, path in _FIELDS)
+_PROGRESS = ("SELECT json_extract(?1, '$.phase'), json_extract(?1, '$.elapsed_s'), "
+             "json_extract(?1, '$.processed'), json_extract(?1, '$.total')")  # fmt: skip
+PROGRESS_TIMEOUT = 0.15  # seconds for the whole loopback request: a status line must stay quick
+WAIT_SHOWN_AFTER = 3.0  # a plain "waiting" shows only after this long (every request waits a little)
+LOCAL_REFRESH_S = 5  # `run` re-runs the line this often for local providers (a silent prefill has no events)
 
 
-def settings_entry(db: Path | None = None, python: str | None = None) -> dict[str, Any]:
-    """The ``statusLine`` value for Claude Code settings (for `run`): this script on the ledger ``db``."""
+def settings_entry(db: Path | None = None, python: str | None = None, *, local: bool = False) -> dict[str, Any]:
+    """The ``statusLine`` value for Claude Code settings (for `run`): this script on the ledger ``db``.
+
+    ``local``: also re-run every :data:`LOCAL_REFRESH_S` seconds (``refreshInterval``, seconds,
+    accepted by both pinned Claude Code releases), so the prefill progress moves while nothing
+    else happens.
+    """
     import shlex
     from pathlib import Path
 
@@ -59,7 +73,10 @@ def settings_entry(db: Path | None = None, python: str | None = None) -> dict[st
     script = Path(__file__).resolve()
     exe = python or sys.executable
     command = f"{shlex.quote(exe)} -I -S {shlex.quote(str(script))} --db {shlex.quote(str(db))}"
-    return {"type": "command", "command": command, "padding": 0}
+    entry: dict[str, Any] = {"type": "command", "command": command, "padding": 0}
+    if local:
+        entry["refreshInterval"] = LOCAL_REFRESH_S
+    return entry
 
 
 def user_statusline(cwd: Path) -> Path | None:
@@ -116,6 +133,110 @@ def session_costs(db: Path | str, session_id: str) -> dict[str, Any] | None:
         return None
     return {"cost": cost, "unpriced": unpriced or 0, "saved": saved, "compared": compared,
             "profile": last[0], "provider": last[1], "model": last[2], "fallback": bool(last[3])}  # fmt: skip
+
+
+def _loopback(base_url: str) -> tuple[str, int] | None:
+    """(host, port) of ``http://127.0.0.1:PORT/…`` (or localhost); None for anything else."""
+    if not base_url.startswith("http://"):
+        return None
+    host, _, port = base_url[7:].partition("/")[0].rpartition(":")
+    if host not in ("127.0.0.1", "localhost") or not port.isdigit():
+        return None
+    return host, int(port)
+
+
+def fetch_progress(env: Mapping[str, str], session: str, timeout: float = PROGRESS_TIMEOUT) -> str | None:
+    """The proxy's progress JSON for ``session``, or None (no proxy, no answer in time, odd reply)."""
+    import socket
+    import time
+
+    where = _loopback(env.get("ANTHROPIC_BASE_URL", ""))
+    token = env.get("ANTHROPIC_AUTH_TOKEN", "")
+    safe = session.replace("-", "").replace("_", "")
+    if where is None or not token or not safe.isalnum() or not safe.isascii() or "\r" in token or "\n" in token:
+        return None
+    deadline = time.monotonic() + timeout
+    request = (f"GET /_hybridcc/progress?session={session} HTTP/1.1\r\nHost: {where[0]}:{where[1]}\r\n"
+               f"Authorization: Bearer {token}\r\nConnection: close\r\n\r\n").encode()  # fmt: skip
+    chunks: list[bytes] = []
+    try:
+        with socket.create_connection(where, timeout=timeout) as sock:
+            sock.sendall(request)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                sock.settimeout(left)
+                data = sock.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+                if _complete(b"".join(chunks)):  # a keep-alive server need not close first
+                    break
+    except OSError:
+        return None
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    if not head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")):
+        return None
+    return body.decode("utf-8", "replace")
+
+
+def _complete(raw: bytes) -> bool:
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(body) >= int(value.strip())
+    return False
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s}s" if s < 60 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _progress(text: str | None) -> tuple[float, int | None, int | None] | None:
+    """(elapsed seconds, processed, total) while in prefill, from the proxy's JSON; else None."""
+    if not text:
+        return None
+    conn = sqlite3.connect(":memory:")
+    try:
+        phase, elapsed, processed, total = conn.execute(_PROGRESS, (text,)).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    if phase != "prefill" or not isinstance(elapsed, int | float):
+        return None
+    return float(elapsed), _int(processed), _int(total) or None
+
+
+def progress_suffix(text: str | None) -> str | None:
+    """``reading prompt 45% (8.4k/18.7k)`` / ``waiting 1m20s`` from the proxy's JSON, else None."""
+    found = _progress(text)
+    if found is None:
+        return None
+    elapsed, processed, total = found
+    if total and processed is not None:
+        return f"reading prompt {min(100, 100 * processed // total)}% ({_k(processed)}/{_k(total)})"
+    return f"waiting {_duration(elapsed)}" if elapsed >= WAIT_SHOWN_AFTER else None
+
+
+def progress_line(text: str | None, min_wait: float = WAIT_SHOWN_AFTER) -> str | None:
+    """The same for `run -p` on stderr (hybridcc.runner), with the time spent so far."""
+    found = _progress(text)
+    if found is None:
+        return None
+    elapsed, processed, total = found
+    if total and processed is not None:
+        pct = min(100, 100 * processed // total)
+        return (f"the local model is reading the prompt: {pct}% "
+                f"({_k(processed)}/{_k(total)} tokens, {_duration(elapsed)})")  # fmt: skip
+    if elapsed < min_wait:
+        return None
+    return f"waiting for the local model's first token ({_duration(elapsed)})"
 
 
 def _money(value: float) -> str:
@@ -178,6 +299,10 @@ def render(fields: Mapping[str, Any], env: Mapping[str, str], db: Path | str) ->
     ctx = _context(fields, env)
     if ctx:
         parts.append(ctx)
+    if isinstance(sid, str) and sid:
+        waiting = progress_suffix(fetch_progress(env, sid))
+        if waiting:
+            parts.append(waiting)
     return " · ".join(parts)
 
 

@@ -12,9 +12,8 @@ def test_env_port_starts_the_proxy_there(cli) -> None:  # type: ignore[no-untype
 
     write_config("[proxy]\nport = 0\n")
     port = free_port()
-    r = cli("env", "-P", "openrouter", "--port", str(port))
     try:
-        assert r.code == 0, r.err
+        r = cli("env", "-P", "openrouter", "--port", str(port))
         assert f"http://127.0.0.1:{port}/p/openrouter" in r.out
     finally:
         assert proxy_svc.stop()
@@ -22,13 +21,12 @@ def test_env_port_starts_the_proxy_there(cli) -> None:  # type: ignore[no-untype
 
 def test_env_no_start_with_port_zero_says_why(cli) -> None:  # type: ignore[no-untyped-def]
     write_config("[proxy]\nport = 0\n")
-    r = cli("env", "-P", "openrouter", "--no-start")
-    assert r.code == 6 and "port = 0" in r.err and ":0/" not in r.out
+    r = cli("env", "-P", "openrouter", "--no-start", code=6)
+    assert "port = 0" in r.err and ":0/" not in r.out
 
 
 def test_env_port_out_of_range_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]
-    r = cli("env", "--port", "70000")
-    assert r.code == 2
+    cli("env", "--port", "70000", code=2)
 
 
 def test_env_full_json_and_lease(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -48,7 +46,6 @@ def test_env_full_json_and_lease(cli, monkeypatch) -> None:  # type: ignore[no-u
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         r = cli("env", "-P", "openrouter", "-f", "json", "--full", "--lease", str(holder.pid))
-        assert r.code == 0, r.err
         data = json.loads(r.out)
         env = data["env"]
         assert "OPENROUTER_API_KEY" not in env and "CLAUDE_CODE_USE_BEDROCK" not in env
@@ -67,5 +64,5 @@ def test_env_full_json_and_lease(cli, monkeypatch) -> None:  # type: ignore[no-u
 
 def test_env_full_needs_json_and_lease_a_live_pid(cli) -> None:  # type: ignore[no-untyped-def]
     write_config("[proxy]\nport = 0\n")
-    assert cli("env", "--full").code == 2
-    assert cli("env", "--lease", "999999", "--no-start").code == 2
+    cli("env", "--full", code=2)
+    cli("env", "--lease", "999999", "--no-start", code=2)

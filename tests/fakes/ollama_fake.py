@@ -7,6 +7,7 @@ Scripted through the environment:
   FAKE_OLLAMA_MODELS       JSON list of installed models: {"name", "capabilities", "context_length"}
   FAKE_OLLAMA_CATALOG      JSON map of pullable names to {"capabilities", "context_length"} (or {"error": …})
   FAKE_OLLAMA_PULL_STEPS   progress lines per pull (default 5); FAKE_OLLAMA_PULL_DELAY seconds between them
+  FAKE_OLLAMA_PULL_MARK    a file that gets the model's name appended when a pull starts streaming
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 VERSION = os.environ.get("FAKE_OLLAMA_VERSION", "0.14.2")
@@ -132,6 +134,10 @@ class Handler(BaseHTTPRequestHandler):
                 ]
                 lines += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}, {"status": "success"}]
             parts = [json.dumps(x).encode() + b"\n" for x in lines]
+            mark = os.environ.get("FAKE_OLLAMA_PULL_MARK")
+            if mark:  # a test can wait for a pull to be under way instead of sleeping
+                with Path(mark).open("a", encoding="utf-8") as f:
+                    f.write(name + "\n")
             try:
                 self._stream("application/x-ndjson", parts, delay)
             except (BrokenPipeError, ConnectionResetError):

@@ -164,9 +164,8 @@ def claude_newest() -> str:
 def _team_profile(cli: Callable[..., CliResult], gw: Gateway, *, name: str = "team", model: str = "agent-big") -> None:
     write_config("[proxy]\nport = 0\n")
     args = [a for url in gw.urls for a in ("--gateway", url)]
-    res = cli("profile", "add", name, *args, "--api-key-env", "TEAM_KEY", "--model", model, "--small-model",
-              "agent-small" if model == "agent-big" else model)  # fmt: skip
-    assert res.code == 0, res.err
+    cli("profile", "add", name, *args, "--api-key-env", "TEAM_KEY", "--model", model, "--small-model",
+        "agent-small" if model == "agent-big" else model)  # fmt: skip
 
 
 def _session(start: StartSession, claude: str, gw: Gateway, args: list[str]) -> ClaudeRun:
@@ -316,8 +315,8 @@ def test_key_create_without_database_names_the_fix(
     """The real key API without LiteLLM's database (it cannot start here: Prisma's engines are
     downloaded at first start): a clear error naming PostgreSQL, no key file, no secret shown."""
     monkeypatch.setenv("HYBRIDCC_HOME", str(gateway.home))
-    res = cli("gateway", "key", "create", "--user", "carol", "--budget", "0.01", "--url", gateway.urls[1])
-    assert res.code == 6 and "could not create a key (500" in res.err and "PostgreSQL" in res.err, res.err
+    res = cli("gateway", "key", "create", "--user", "carol", "--budget", "0.01", "--url", gateway.urls[1], code=6)
+    assert "could not create a key (500" in res.err and "PostgreSQL" in res.err, res.err
     assert gateway.master not in res.out + res.err
     assert not (gateway.home / "state" / "gateway" / "keys" / "carol.key").exists()
 

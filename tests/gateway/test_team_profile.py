@@ -23,7 +23,6 @@ Up = Callable[[Handler], FakeUpstream]
 def test_two_gateways_become_a_fallback_chain(cli: Cli) -> None:
     res = cli("profile", "add", "team", "--gateway", "https://gw1.example.com/v1/", "--gateway",
               "https://gw2.example.com", "--api-key-env", "TEAM_KEY", "--model", "gw-main", "--small-model", "gw-small")  # fmt: skip
-    assert res.code == 0, res.err
     assert "fallback: team-2" in res.err
     data = tomllib.loads(paths.config_file().read_text())
     assert data["providers"]["team"] == {"api": "anthropic", "base_url": "https://gw1.example.com",
@@ -35,18 +34,18 @@ def test_two_gateways_become_a_fallback_chain(cli: Cli) -> None:
     assert [(r.base_url, r.model) for r in routes] == [("https://gw1.example.com", "gw-small"),
                                                        ("https://gw2.example.com", "gw-small")]  # fmt: skip
     # A second add of the same name is refused; --force replaces it.
-    again = cli("profile", "add", "team", "--gateway", "https://gw3.example.com", "--model", "m")
-    assert again.code == 3 and "--force" in again.err
-    assert cli("profile", "add", "team", "--gateway", "https://gw3.example.com", "--model", "m", "--force").code == 0
+    again = cli("profile", "add", "team", "--gateway", "https://gw3.example.com", "--model", "m", code=3)
+    assert "--force" in again.err
+    cli("profile", "add", "team", "--gateway", "https://gw3.example.com", "--model", "m", "--force")
 
 
 def test_remove_takes_the_fallback_profiles_along(cli: Cli) -> None:
     args = ["--gateway", "https://gw1.example.com", "--gateway", "https://gw2.example.com", "--gateway",
             "https://gw3.example.com", "--model", "m"]  # fmt: skip
-    assert cli("profile", "add", "team", *args).code == 0
+    cli("profile", "add", "team", *args)
     assert load_config().profiles["team"].fallback == ("team-2", "team-3")
     res = cli("profile", "remove", "team")
-    assert res.code == 0 and "team-2, team-3" in res.err
+    assert "team-2, team-3" in res.err
     data = tomllib.loads(paths.config_file().read_text())
     assert not set(data.get("profiles", {})) & {"team", "team-2", "team-3"}
     assert not set(data.get("providers", {})) & {"team", "team-2", "team-3"}
@@ -63,7 +62,6 @@ def test_model_taken_from_the_gateway(cli: Cli, upstream: Up, monkeypatch: pytes
     up = upstream(models)
     monkeypatch.setenv("TEAM_KEY", "sk-team-virtual-key-SECRET")
     res = cli("profile", "add", "team", "--gateway", up.url, "--api-key-env", "TEAM_KEY")
-    assert res.code == 0, res.err
     assert load_config().profiles["team"].model == "gw-coder" and "gw-fast" in res.err
     assert seen[0].path == "/v1/models" and seen[0].headers["authorization"] == "Bearer sk-team-virtual-key-SECRET"
     assert "SECRET" not in res.out + res.err
@@ -80,14 +78,13 @@ def test_model_taken_from_the_gateway(cli: Cli, upstream: Up, monkeypatch: pytes
     ],
 )
 def test_usage_errors(cli: Cli, args: list[str], needle: str) -> None:
-    res = cli("profile", "add", "team", *[a.replace("{dead}", str(free_port())) for a in args])
-    assert res.code == 2 and needle in res.err and "hunter2" not in res.err
+    res = cli("profile", "add", "team", *[a.replace("{dead}", str(free_port())) for a in args], code=2)
+    assert needle in res.err and "hunter2" not in res.err
     assert not paths.config_file().exists()
 
 
 def test_plain_add_still_works(cli: Cli) -> None:
-    res = cli("profile", "add", "lm", "--base-url", "http://127.0.0.1:1234/v1", "--api", "openai", "--model", "q")
-    assert res.code == 0, res.err
+    cli("profile", "add", "lm", "--base-url", "http://127.0.0.1:1234/v1", "--api", "openai", "--model", "q")
     assert load_config().profiles["lm"].model == "q"
 
 
@@ -101,9 +98,8 @@ def test_proxy_moves_to_the_next_gateway_when_one_is_down(
 
     second = upstream(gateway)
     monkeypatch.setenv("TEAM_KEY", "sk-team-key")
-    res = cli("profile", "add", "team", "--gateway", f"http://127.0.0.1:{free_port()}", "--gateway", second.url,
-              "--api-key-env", "TEAM_KEY", "--model", "gw-main")  # fmt: skip
-    assert res.code == 0, res.err
+    cli("profile", "add", "team", "--gateway", f"http://127.0.0.1:{free_port()}", "--gateway", second.url,
+        "--api-key-env", "TEAM_KEY", "--model", "gw-main")  # fmt: skip
     proxy = start_proxy(paths.config_file().read_text())
     answer = proxy.post("/p/team/v1/messages", {"model": "claude-sonnet-4-6", "max_tokens": 20,
                                                 "messages": [{"role": "user", "content": "hi"}]})  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from hybridcc.proxy.app import ProxyApp
 from hybridcc.proxy.server import bind_socket, setup_logging
 from hybridcc.proxy_token import ensure_token
 from tests.conftest import write_config
+from tests.helpers import wait_for
 
 
 @dataclass
@@ -112,12 +112,8 @@ def start_proxy() -> Iterator[Callable[..., RunningProxy]]:
         )
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("proxy did not start")
-            time.sleep(0.01)
-        running.append((server, thread))
+        running.append((server, thread))  # before the wait: the finalizer stops it even if it never starts
+        wait_for(lambda: server.started, what="the proxy to start")
         return RunningProxy(f"http://127.0.0.1:{sock.getsockname()[1]}", token, app)
 
     yield start

@@ -1,9 +1,10 @@
-# ruff: noqa: E741, F841, RUF015, SIM117  -- compact harness tests
+# ruff: noqa: E741, RUF015, SIM117  -- compact harness tests
 """Staging smoke tests of the salvaged proxy core over real sockets (127.0.0.1 only)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -18,6 +19,7 @@ import uvicorn
 
 from hybridcc.config.load import load_config
 from hybridcc.proxy.app import ProxyApp
+from tests.helpers import wait_for
 
 
 class Fake:
@@ -33,12 +35,21 @@ class Fake:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._run, daemon=True).start()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         srv = self.loop.run_until_complete(asyncio.start_server(self._handle, sock=self.sock))
         self.loop.run_forever()
+        with contextlib.suppress(ValueError, OSError):  # a test may have closed the listener itself
+            srv.close()
+
+    def close(self) -> None:
+        """Stop listening; whoever made the fake calls this in its finalizer."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.sock.close()
 
     async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         try:
@@ -128,12 +139,12 @@ api_key_env = "NOT_SET_KEY"
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", http="httptools", loop="asyncio"))
     t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     t.start()
-    while not server.started:
-        time.sleep(0.01)
+    wait_for(lambda: server.started, what="the proxy to start")
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     yield {"fake": fake, "url": url, "app": app}
     server.should_exit = True
     t.join(5)
+    fake.close()
 
 
 TOKEN_ = "hcc-testtoken-0123456789"
@@ -353,10 +364,8 @@ def test_non_streaming_disconnect_cancels_upstream(env) -> None:
             headers={"x-api-key": "hcc-testtoken-0123456789"},
             timeout=0.5,
         )
-    deadline = time.monotonic() + 5
-    while not closed and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert closed and 0 <= closed[0] < 2
+    wait_for(lambda: closed, timeout=5, what="the upstream connection to be closed")
+    assert 0 <= closed[0] < 2
 
 
 def test_chunked_stream_cut_mid_chunk_is_error_event(env) -> None:

@@ -17,6 +17,7 @@ import uvicorn
 from hybridcc.config.load import load_config
 from hybridcc.proxy.app import ProxyApp
 from hybridcc.proxy.breaker import Breakers, Stickiness
+from tests.helpers import wait_for
 from tests.proxy.test_core import Fake, oa
 
 TOKEN = "hcc-testtoken-0123456789"
@@ -84,13 +85,14 @@ fallback = ["backup"]
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", http="httptools", loop="asyncio"))
     t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     t.start()
-    while not server.started:
-        time.sleep(0.01)
+    wait_for(lambda: server.started, what="the proxy to start")
     second.script = [oa({"content": "from backup"}), oa({}, "stop"), b"data: [DONE]\n\n"]
     yield {"primary": primary, "second": second, "url": f"http://127.0.0.1:{sock.getsockname()[1]}", "app": app}
     server.should_exit = True
     t.join(5)
     silent.close()
+    primary.close()
+    second.close()
 
 
 def _msg(url: str, profile: str, *, stream: bool = True, session: str | None = None) -> httpx.Response:
@@ -350,8 +352,7 @@ fallback = ["cloud/big"]
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", http="httptools", loop="asyncio"))
     t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     t.start()
-    while not server.started:
-        time.sleep(0.01)
+    wait_for(lambda: server.started, what="the proxy to start")
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
         ok = httpx.post(
@@ -371,6 +372,8 @@ fallback = ["cloud/big"]
     finally:
         server.should_exit = True
         t.join(5)
+        local.close()
+        remote.close()
 
 
 def test_sensitive_session_never_falls_back_to_a_remote_provider(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -398,8 +401,7 @@ fallback = ["cloud/big"]
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", http="httptools", loop="asyncio"))
     t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     t.start()
-    while not server.started:
-        time.sleep(0.01)
+    wait_for(lambda: server.started, what="the proxy to start")
     try:
         r = _msg(f"http://127.0.0.1:{sock.getsockname()[1]}", "box~local", stream=False)
         assert r.status_code >= 500 and "cloud" not in r.text

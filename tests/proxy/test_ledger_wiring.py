@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 
 import httpx
 
+from tests.helpers import wait_for
 from tests.proxy.test_core import TOKEN_, env, oa  # noqa: F401  (fixture)
 
 
@@ -31,9 +31,8 @@ def test_rows_and_metrics(env, tmp_path) -> None:
     assert r.status_code == 200
     app = env["app"]
     assert app.ledger is not None
-    deadline = time.monotonic() + 5  # the record is emitted just after the last byte went out
-    while 'provider="fo"' not in app.metrics.render() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    # The record is emitted just after the last byte went out.
+    wait_for(lambda: 'provider="fo"' in app.metrics.render(), timeout=5, what="the request's metrics")
     app.ledger.close()  # flush
     db = next(tmp_path.rglob("*.sqlite3"))
     rows = (
@@ -67,9 +66,8 @@ def test_kind_main_subagent_background(env, tmp_path) -> None:
         assert r.status_code == 200
     app = env["app"]
     assert app.ledger is not None
-    deadline = time.monotonic() + 5
-    while sum(app.metrics.requests.values()) < len(sent) and time.monotonic() < deadline:
-        time.sleep(0.01)  # each record is emitted just after its last byte went out
+    # Each record is emitted just after its last byte went out.
+    wait_for(lambda: sum(app.metrics.requests.values()) >= len(sent), timeout=5, what="a record per request")
     app.ledger.close()  # flush
     db = next(tmp_path.rglob("*.sqlite3"))
     kinds = sqlite3.connect(db).execute("select kind from requests order by ts").fetchall()

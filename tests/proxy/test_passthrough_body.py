@@ -6,12 +6,12 @@ import httpx
 
 from tests.conftest import write_config
 from tests.fakes.upstream import anthropic_json
+from tests.helpers import wait_for
 
 
 def test_foreign_thinking_is_dropped_on_the_way_to_another_provider(upstream) -> None:  # type: ignore[no-untyped-def]
     import socket
     import threading
-    import time
 
     import uvicorn
 
@@ -34,8 +34,7 @@ model = "o-model"
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", http="httptools", loop="asyncio"))
     t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     t.start()
-    while not server.started:
-        time.sleep(0.01)
+    wait_for(lambda: server.started, what="the proxy to start")
     try:
         body = {"model": "o-model", "max_tokens": 10, "messages": [
             {"role": "user", "content": "hi"},

@@ -10,6 +10,7 @@ import pytest
 from hybridcc.config import load_config
 from hybridcc.proxy.rules import first_match
 from tests.conftest import write_config
+from tests.helpers import wait_for
 
 CFG = """
 default_profile = "main"
@@ -98,7 +99,6 @@ def test_route_explain(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     body = tmp_path / "b.json"
     body.write_text(json.dumps({"model": "big", "tools": TOOLS, "thinking": {"type": "enabled"}, "messages": []}))
     r = cli("route", "explain", "--body", str(body))
-    assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0].startswith("rule: when thinking → p/reasoner")
     assert (
@@ -110,14 +110,13 @@ def test_route_explain(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-
 
 def test_bad_rule_kind_is_a_config_error(cli) -> None:  # type: ignore[no-untyped-def]
     write_config(CFG.replace('when = "image"', 'when = "pictures"'))
-    r = cli("config", "validate")
-    assert r.code == 3 and "routes[4].when" in (r.out + r.err)
+    r = cli("config", "validate", code=3)
+    assert "routes[4].when" in (r.out + r.err)
 
 
 def test_the_proxy_routes_by_rule(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import socket
     import threading
-    import time
 
     import httpx
     import uvicorn
@@ -150,8 +149,7 @@ use = "c/tiny"
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", http="httptools", loop="asyncio"))
     t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     t.start()
-    while not server.started:
-        time.sleep(0.01)
+    wait_for(lambda: server.started, what="the proxy to start")
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/messages"
     body = {"model": "big", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     try:
@@ -162,3 +160,5 @@ use = "c/tiny"
     finally:
         server.should_exit = True
         t.join(5)
+        main.close()
+        cheap.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ import uvicorn
 from hybridcc.config import load_config
 from hybridcc.proxy.app import ProxyApp
 from tests.conftest import write_config
+from tests.helpers import wait_for
 from tests.proxy.test_core import Fake, oa
 
 TOKEN = "hcc-tok-0123456789"
@@ -58,11 +58,12 @@ use = "o/eyes"
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", http="httptools", loop="asyncio"))
     t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     t.start()
-    while not server.started:
-        time.sleep(0.01)
+    wait_for(lambda: server.started, what="the proxy to start")
     yield {"url": f"http://127.0.0.1:{sock.getsockname()[1]}", "main": main, "other": other}
     server.should_exit = True
     t.join(5)
+    main.close()
+    other.close()
 
 
 def _post(url: str, profile: str, body: dict[str, Any], **headers: str) -> httpx.Response:

@@ -26,6 +26,7 @@ from tests.fakes.upstream import (
     openai_text_stream,
     sse,
 )
+from tests.helpers import wait_for
 from tests.proxy.conftest import RunningProxy, config_text
 
 Start = Callable[..., RunningProxy]
@@ -351,9 +352,7 @@ def test_late_headers_within_commit_time_keep_the_status(
 
 def _assert_upstream_cancelled(up: FakeUpstream) -> None:
     """The fake upstream saw its client (the proxy) go away mid-stream, within seconds."""
-    deadline = time.monotonic() + 5
-    while up.disconnects == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: up.disconnects, timeout=5, what="the proxy to drop its upstream connection")
     assert up.disconnects == 1 and up.completed == 0
 
 

@@ -102,44 +102,43 @@ def test_watchdog_replaces_a_hung_proxy_and_keeps_its_record(proxy_config: MakeC
 
 def test_start_replaces_a_hung_proxy(cli: Cli, proxy_config: MakeConfig) -> None:
     proxy_config("")
-    assert cli("proxy", "start").code == 0
+    cli("proxy", "start")
     hung = read_state("proxy")
     assert hung is not None
     os.kill(hung.pid, signal.SIGSTOP)
     r = cli("proxy", "start")
-    assert r.code == 0 and "restarted (it stopped answering)" in r.err, r.err
+    assert "restarted (it stopped answering)" in r.err, r.err
     new = read_state("proxy")
     assert new is not None and new.pid != hung.pid and new.port == hung.port and _gone(hung.pid)
-    assert cli("proxy", "stop").code == 0
+    cli("proxy", "stop")
 
 
 def test_an_orphan_without_record_is_found_and_stopped(cli: Cli, proxy_config: MakeConfig) -> None:
     proxy_config("")
-    assert cli("proxy", "start").code == 0
+    cli("proxy", "start")
     state = read_state("proxy")
     assert state is not None
     paths.service_state_file("proxy").unlink()  # the record is lost while the daemon runs
     r = cli("proxy", "status", "--json")
-    assert r.code == 0 and json.loads(r.out)["pid"] == state.pid
+    assert json.loads(r.out)["pid"] == state.pid
     assert "repaired" in r.err and f"pid {state.pid}" in r.err
     r = cli("proxy", "stop")
-    assert r.code == 0 and "stopped" in r.err
+    assert "stopped" in r.err
     assert _gone(state.pid)
 
 
 def test_a_hung_orphan_is_stopped_before_a_new_start(cli: Cli, proxy_config: MakeConfig) -> None:
     """A hung daemon whose record is gone still holds its port; a new start must not fail on it."""
     proxy_config("")
-    assert cli("proxy", "start").code == 0
+    cli("proxy", "start")
     hung = read_state("proxy")
     assert hung is not None
     os.kill(hung.pid, signal.SIGSTOP)
     paths.service_state_file("proxy").unlink()
-    r = cli("proxy", "start")
-    assert r.code == 0, r.err
+    cli("proxy", "start")
     new = read_state("proxy")
     assert new is not None and new.pid != hung.pid and new.port == hung.port and _gone(hung.pid)
-    assert cli("proxy", "stop").code == 0
+    cli("proxy", "stop")
 
 
 # -- item 12: a replaced or deleted token file ---------------------------------------------------
@@ -150,7 +149,7 @@ def test_token_file_changed_under_a_running_proxy(cli: Cli, proxy_config: MakeCo
     proxy_config("")
     config = load_config()
     old_token = ensure_token()
-    assert cli("proxy", "start").code == 0
+    cli("proxy", "start")
     before = read_state("proxy")
     assert before is not None and not proxy_svc.token_mismatch(config)
     if how == "rotated":
@@ -159,14 +158,14 @@ def test_token_file_changed_under_a_running_proxy(cli: Cli, proxy_config: MakeCo
         paths.token_file().unlink()
     assert proxy_svc.token_mismatch(config)  # doctor fails on this
     r = cli("proxy", "start")
-    assert r.code == 0 and "restarted (it held an old proxy token)" in r.err, r.err
+    assert "restarted (it held an old proxy token)" in r.err, r.err
     after = read_state("proxy")
     assert after is not None and after.pid != before.pid and after.port == before.port
     token = read_token()
     assert token and token != old_token
     assert _models(after, token) == 200  # what `claude` is given now works
     assert not proxy_svc.token_mismatch(config)
-    assert cli("proxy", "stop").code == 0
+    cli("proxy", "stop")
 
 
 def test_a_session_watchdog_does_not_restart_for_a_token_change(proxy_config: MakeConfig) -> None:
@@ -202,21 +201,20 @@ CORRUPT: dict[str, Callable[[dict[str, object]], bytes]] = {
 @pytest.mark.parametrize("kind", sorted(CORRUPT))
 def test_corrupt_state_record_finds_the_live_proxy(cli: Cli, proxy_config: MakeConfig, kind: str) -> None:
     proxy_config("")
-    assert cli("proxy", "start").code == 0
+    cli("proxy", "start")
     path = paths.service_state_file("proxy")
     live = json.loads(path.read_text())
     path.write_bytes(CORRUPT[kind](live))
     r = cli("proxy", "status", "--json")
-    assert r.code == 0, r.err
     assert json.loads(r.out)["status"] == "running" and json.loads(r.out)["pid"] == live["pid"]
     assert "internal error" not in r.err
     repairs = [line for line in r.err.splitlines() if "repaired" in line]
     assert len(repairs) == 1 and "unreadable" in repairs[0], r.err  # one line says what was repaired
     r = cli("proxy", "start")
-    assert r.code == 0 and "already running" in r.err, r.err
+    assert "already running" in r.err, r.err
     path.write_bytes(CORRUPT[kind](live))
     r = cli("proxy", "stop")
-    assert r.code == 0 and "proxy stopped" in r.err, r.err
+    assert "proxy stopped" in r.err, r.err
     assert _gone(live["pid"])
 
 
@@ -226,25 +224,25 @@ def test_corrupt_state_record_without_a_proxy_is_removed(cli: Cli, proxy_config:
     path = paths.service_state_file("proxy")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(CORRUPT[kind]({"pid": 123456, "port": 1}))
-    r = cli("proxy", "status")
-    assert r.code == 1 and "internal error" not in r.err and "repaired" in r.err
+    r = cli("proxy", "status", code=1)
+    assert "internal error" not in r.err and "repaired" in r.err
     assert not path.exists()
     r = cli("proxy", "start")
-    assert r.code == 0 and "proxy started" in r.err, r.err
-    assert cli("proxy", "stop").code == 0
+    assert "proxy started" in r.err, r.err
+    cli("proxy", "stop")
 
 
 def test_invalid_utf8_token_file_is_replaced(cli: Cli, proxy_config: MakeConfig) -> None:
     proxy_config("")
-    assert cli("proxy", "start").code == 0
+    cli("proxy", "start")
     paths.token_file().write_bytes(b"hcc-\xff\xfe\xfd garbage\n")
     r = cli("proxy", "start")
-    assert r.code == 0 and "internal error" not in r.err, r.err
+    assert "internal error" not in r.err, r.err
     assert "repaired" in r.err and "not UTF-8" in r.err and "restarted" in r.err
     state = read_state("proxy")
     token = read_token()
     assert state is not None and token and _models(state, token) == 200
-    assert cli("proxy", "stop").code == 0
+    cli("proxy", "stop")
 
 
 def test_corrupt_lease_files_are_dropped() -> None:

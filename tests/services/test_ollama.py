@@ -6,28 +6,36 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from hybridcc.config import load_config
 from hybridcc.errors import ModelError, ServiceError
 from hybridcc.services import ollama as svc
 from tests.conftest import CliResult, write_config
+from tests.helpers import wait_for
 
 Cli = Callable[..., CliResult]
 TOOLS = {"name": "qwen3-coder:30b", "capabilities": ["completion", "tools"], "context_length": 262144}
 NO_TOOLS = {"name": "gemma:2b", "capabilities": ["completion"], "context_length": 8192}
 
 
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_start_managed_with_settings_then_stop(cli: Cli, fake_ollama: Callable[..., str]) -> None:
     url = fake_ollama(models=[TOOLS], FAKE_OLLAMA_START_DELAY="0.8")
     r = cli("ollama", "start")
-    assert r.code == 0 and "ollama started" in r.err and "0.14.2" in r.err
+    assert "ollama started" in r.err and "0.14.2" in r.err
     env = httpx.get(url + "/fake/env").json()
     assert env["OLLAMA_CONTEXT_LENGTH"] == "65536" and env["OLLAMA_HOST"] == url.split("//")[1]
     assert env["OLLAMA_KEEP_ALIVE"] == "5m" and env["OLLAMA_NUM_PARALLEL"] == "1"
@@ -38,7 +46,7 @@ def test_start_managed_with_settings_then_stop(cli: Cli, fake_ollama: Callable[.
     r = cli("ollama", "stop")
     assert "stopped" in r.err
     assert svc.server_version(url) is None
-    assert cli("ollama", "status").code == 1
+    cli("ollama", "status", code=1)
 
 
 def test_user_started_server_is_detected_never_stopped(
@@ -48,9 +56,7 @@ def test_user_started_server_is_detected_never_stopped(
     env = {**os.environ, "OLLAMA_HOST": url.split("//")[1]}
     own = subprocess.Popen([str(tmp_path / "bin" / "ollama"), "serve"], env=env, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while svc.server_version(url) is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: svc.server_version(url) is not None, what="the user's own ollama to answer")
         r = cli("ollama", "start")
         assert "not started by hybridcc" in r.err
         assert "OLLAMA_CONTEXT_LENGTH=65536 ollama serve" in r.err  # warned about the unknown context
@@ -82,8 +88,8 @@ def test_remote_host_never_started(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_binary(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     write_config('[ollama]\nhost = "127.0.0.1:9"\n')
     monkeypatch.setenv("PATH", str(tmp_path))
-    r = cli("ollama", "start")
-    assert r.code == 7 and "ollama is not installed" in r.err and "ollama.com" in r.err
+    r = cli("ollama", "start", code=7)
+    assert "ollama is not installed" in r.err and "ollama.com" in r.err
 
 
 def test_dead_server_reported_and_restarted(cli: Cli, fake_ollama: Callable[..., str]) -> None:
@@ -92,8 +98,8 @@ def test_dead_server_reported_and_restarted(cli: Cli, fake_ollama: Callable[...,
     state = svc.status(load_config()).state
     assert state is not None
     os.kill(state.pid, signal.SIGKILL)
-    time.sleep(0.3)
-    assert json.loads(cli("ollama", "status", "--json").out)["status"] == "stopped"
+    wait_for(lambda: _gone(state.pid), what=f"the killed ollama (pid {state.pid}) to be gone")
+    assert json.loads(cli("ollama", "status", "--json", code=1).out)["status"] == "stopped"
     assert "ollama started" in cli("ollama", "start").err
     cli("ollama", "stop")
 
@@ -108,13 +114,13 @@ def test_pull_with_progress_and_errors(cli: Cli, fake_ollama: Callable[..., str]
     cli("ollama", "start")
     try:
         r = cli("ollama", "pull", "llama3.3")
-        assert r.code == 0 and "llama3.3 is ready" in r.err
+        assert "llama3.3 is ready" in r.err
         models = json.loads(cli("ollama", "models", "--json").out)
         assert models == [{"name": "llama3.3", "tools": True, "context_length": 131072}]
-        r = cli("ollama", "pull", "broken")
-        assert r.code == 8 and "disk full" in r.err
-        r = cli("ollama", "pull", "nope")
-        assert r.code == 8 and "file does not exist" in r.err
+        r = cli("ollama", "pull", "broken", code=8)
+        assert "disk full" in r.err
+        r = cli("ollama", "pull", "nope", code=8)
+        assert "file does not exist" in r.err
     finally:
         cli("ollama", "stop")
 
@@ -130,14 +136,20 @@ def test_pull_progress_items(fake_ollama: Callable[..., str], cli: Cli) -> None:
         cli("ollama", "stop")
 
 
-def test_pull_cancel_is_clean(hybridcc_exe: list[str], fake_ollama: Callable[..., str], cli: Cli) -> None:
+def test_pull_cancel_is_clean(
+    hybridcc_exe: list[str], fake_ollama: Callable[..., str], cli: Cli, tmp_path: Path
+) -> None:
+    mark = tmp_path / "pulls"
     url = fake_ollama(
-        catalog={"slow": {"capabilities": ["tools"]}}, FAKE_OLLAMA_PULL_STEPS="50", FAKE_OLLAMA_PULL_DELAY="0.1"
+        catalog={"slow": {"capabilities": ["tools"]}},
+        FAKE_OLLAMA_PULL_STEPS="50",
+        FAKE_OLLAMA_PULL_DELAY="0.1",
+        FAKE_OLLAMA_PULL_MARK=str(mark),
     )
     cli("ollama", "start")
     try:
         proc = subprocess.Popen([*hybridcc_exe, "ollama", "pull", "slow"], stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
+        wait_for(mark.exists, timeout=30, what="the pull to be under way")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
         assert proc.returncode == 130, err

@@ -13,6 +13,7 @@ layer (shared/STYLE.md, lesson 18).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -274,11 +275,17 @@ class OpenAIStream:
     raises it for a stream that stopped before the provider said it was finished (no
     ``finish_reason`` and no ``[DONE]``): a truncated answer must never look complete
     (issue 11 item 6). Malformed data lines are counted (issue 11 item 8).
+
+    llama.cpp asked for ``return_progress`` sends chunks carrying ``prompt_progress`` while it
+    reads the prompt: they go to ``on_progress`` and never reach Claude Code (issue 17).
     """
 
-    def __init__(self, translator: StreamTranslator, *, provider: str) -> None:
+    def __init__(
+        self, translator: StreamTranslator, *, provider: str, on_progress: Callable[[Any], None] | None = None
+    ) -> None:
         self.tr = translator
         self.provider = provider
+        self.on_progress = on_progress
         self._decoder = SSEDecoder()
         self.malformed = 0
         self.done = False  # [DONE] seen
@@ -321,6 +328,10 @@ class OpenAIStream:
                     "api_error",
                     f"provider {self.provider} ({tr.model}) sent a malformed stream chunk; the answer is incomplete",
                 )
+            if "prompt_progress" in chunk:  # the one extra dict check per chunk
+                if self.on_progress is not None:
+                    self.on_progress(chunk["prompt_progress"])
+                continue  # not part of the answer: no message_start, no event
             if "error" in chunk and not chunk.get("choices"):
                 err = chunk["error"]
                 msg = err.get("message") if isinstance(err, dict) else str(err)
