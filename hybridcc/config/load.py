@@ -14,7 +14,7 @@ from hybridcc import paths
 from hybridcc.config.builtin import merge
 from hybridcc.config.schema import Config, Profile
 from hybridcc.config.validate import validate
-from hybridcc.errors import ConfigError, NotFoundError
+from hybridcc.errors import ConfigError, NotFoundError, did_you_mean
 
 _POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -101,6 +101,7 @@ def get_profile(config: Config, name: str | None) -> Profile:
         return config.profiles[name]
     except KeyError:
         raise NotFoundError(
-            f'no profile named "{name}" (known: {", ".join(sorted(config.profiles))})',
+            f'no profile named "{name}"{did_you_mean(name, sorted(config.profiles))}'
+            f' (known: {", ".join(sorted(config.profiles))})',
             hint="list them with `hybridcc profile list`, or add one with `hybridcc profile add`",
         ) from None

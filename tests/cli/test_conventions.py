@@ -365,3 +365,8 @@ def test_init_adds_a_custom_endpoint_checked_live(
     monkeypatch.setenv("LAB_KEY", "sk-bad")
     ok, what = check_endpoint(models_server, "openai", "LAB_KEY")
     assert not ok and "rejected the key (HTTP 401)" in what
+
+
+def test_unknown_profile_suggests_the_near_miss(cli: Cli) -> None:
+    r = cli("env", "-P", "openroutr", "--no-start", code=4)
+    assert 'no profile named "openroutr" (did you mean "openrouter"?)' in r.err
