@@ -102,6 +102,6 @@ def get_profile(config: Config, name: str | None) -> Profile:
     except KeyError:
         raise NotFoundError(
             f'no profile named "{name}"{did_you_mean(name, sorted(config.profiles))}'
-            f' (known: {", ".join(sorted(config.profiles))})',
+            f" (known: {', '.join(sorted(config.profiles))})",
             hint="list them with `hybridcc profile list`, or add one with `hybridcc profile add`",
         ) from None
