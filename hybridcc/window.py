@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-import httpx
-
 from hybridcc.config.schema import Config, Profile
 
-PROBE_TIMEOUT: Final = httpx.Timeout(2.0)
+PROBE_TIMEOUT_S: Final = 2.0  # one loopback request; httpx is imported only when a probe runs (start-up time)
 AUTO_COMPACT_RANGE: Final = (100_000, 1_000_000)  # what CLAUDE_CODE_AUTO_COMPACT_WINDOW accepts
 
 
@@ -50,10 +48,12 @@ def resolve_window(config: Config, profile: Profile, model: str | None = None) -
     base = upstream_base(provider, config.ollama)
     if not _is_loopback(base):
         return Window(None, "unknown")
+    import httpx
+
     try:
         if provider.api == "ollama" or provider.quirks == "ollama":
             root = base.removesuffix("/v1")
-            resp = httpx.post(root + "/api/show", json={"model": model or profile.model}, timeout=PROBE_TIMEOUT)
+            resp = httpx.post(root + "/api/show", json={"model": model or profile.model}, timeout=PROBE_TIMEOUT_S)
             found = _ollama_window(resp.json())
             if found:
                 # The server runs with its own context length; the smaller of the two is what fits.
@@ -61,7 +61,7 @@ def resolve_window(config: Config, profile: Profile, model: str | None = None) -
                 return Window(min(found, served) if served else found, "ollama /api/show")
         else:
             root = base.removesuffix("/v1")
-            resp = httpx.get(root + "/props", timeout=PROBE_TIMEOUT)
+            resp = httpx.get(root + "/props", timeout=PROBE_TIMEOUT_S)
             n_ctx = (resp.json().get("default_generation_settings") or {}).get("n_ctx")
             if isinstance(n_ctx, int) and n_ctx > 0:
                 return Window(n_ctx, "llama.cpp /props")
