@@ -140,6 +140,9 @@ def test_discovery_order(tmp_path: Path, isolated_env: Path, monkeypatch: pytest
     bundled.write_text("#!/bin/sh\n")
     bundled.chmod(0o755)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    # The real SDK may already be imported in this worker (tests/sdk): find the stand-in instead.
+    for name in [m for m in sys.modules if m == "claude_agent_sdk" or m.startswith("claude_agent_sdk.")]:
+        monkeypatch.delitem(sys.modules, name)
     assert find_claude(None, None).path == bundled
     monkeypatch.setattr(sys, "path", [p for p in sys.path if "site" not in p or "packages" in p])
     monkeypatch.setitem(sys.modules, "claude_agent_sdk", None)  # the real SDK is installed in dev: hide it

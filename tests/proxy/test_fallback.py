@@ -17,6 +17,7 @@ import uvicorn
 from hybridcc.config.load import load_config
 from hybridcc.proxy.app import ProxyApp
 from hybridcc.proxy.breaker import Breakers, Stickiness
+from tests.fakes.upstream import anthropic_text_stream
 from tests.helpers import wait_for
 from tests.proxy.test_core import Fake, oa
 
@@ -139,35 +140,9 @@ def test_no_fallback_after_first_byte(fb) -> None:
     assert b"half" in r.content and b"event: error" in r.content and not fb["second"].requests
 
 
-def _ev(name: str, data: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-
-
 def test_no_fallback_after_first_byte_on_the_anthropic_wire(fb) -> None:
-    fb["primary"].script = [
-        _ev(
-            "message_start",
-            {
-                "type": "message_start",
-                "message": {
-                    "id": "m",
-                    "type": "message",
-                    "role": "assistant",
-                    "content": [],
-                    "model": "p-model",
-                    "usage": {"input_tokens": 1, "output_tokens": 0},
-                },
-            },
-        ),
-        _ev(
-            "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        ),
-        _ev(
-            "content_block_delta",
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "half"}},
-        ),
-    ]  # the connection closes here: no message_stop
+    whole = anthropic_text_stream(["half"], "p-model").chunks
+    fb["primary"].script = [c for c in whole[:3] if isinstance(c, bytes)]  # then the connection closes: no message_stop
     r = _msg(fb["url"], "antmain")
     assert r.status_code == 200 and b"half" in r.content and b"event: error" in r.content
     assert len(fb["primary"].requests) == 1 and not fb["second"].requests
@@ -213,36 +188,7 @@ def test_429_short_retry_after_is_waited_out_long_one_falls_back(fb, after: byte
     if profile == "main":
         then.script = [oa({"content": "from primary"}), oa({}, "stop"), b"data: [DONE]\n\n"]
     else:
-        then.script = [
-            _ev(
-                "message_start",
-                {
-                    "type": "message_start",
-                    "message": {
-                        "id": "m",
-                        "type": "message",
-                        "role": "assistant",
-                        "content": [],
-                        "model": "p-model",
-                        "usage": {"input_tokens": 1},
-                    },
-                },
-            ),
-            _ev(
-                "content_block_start",
-                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-            ),
-            _ev(
-                "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "from primary"}},
-            ),
-            _ev("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            _ev(
-                "message_delta",
-                {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
-            ),
-            _ev("message_stop", {"type": "message_stop"}),
-        ]
+        then.script = [c for c in anthropic_text_stream(["from primary"], "p-model").chunks if isinstance(c, bytes)]
     app = fb["app"]
     prov = app.config.providers["prim" if profile == "main" else "primant"]
     from dataclasses import replace
