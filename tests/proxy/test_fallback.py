@@ -351,6 +351,7 @@ fallback = ["cloud/big"]
     try:
         r = _msg(f"http://127.0.0.1:{sock.getsockname()[1]}", "box~local", stream=False)
         assert r.status_code >= 500 and "cloud" not in r.text
+        wait_for(lambda: records, what="the request record")  # emitted just after the answer went out
         hops = records[-1]["hops"]
         assert any(h.startswith("cloud/big: refused (not local") for h in hops)
         assert not any("cloud.invalid" in h for h in hops)  # never resolved, never connected
